@@ -1,0 +1,119 @@
+"""Settings tree: defaults < TOML file (``knee.toml`` or ``KNEE_CONFIG``) < ``KNEE_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class PathSettings(BaseModel):
+    data_dir: Path = Field(Path(".knee-data"), description="Everything the app writes lives here (index, logs).")
+    corpus_dir: Path = Field(PROJECT_ROOT / "corpus", description="Default folder ingested by `ingest`.")
+    prompts_dir: Path = Field(PROJECT_ROOT / "prompts", description="Prompt and template files.")
+
+
+class EmbeddingSettings(BaseModel):
+    model_path: Path | None = Field(
+        None, description="Folder of a sentence-transformers model; default: the bundled all-MiniLM-L6-v2."
+    )
+    batch_size: int = Field(64, ge=1, description="Texts embedded per batch during ingestion.")
+
+
+class StoreSettings(BaseModel):
+    collection: str = Field("knee_corpus", description="Chroma collection holding the chunks.")
+
+
+class RetrievalSettings(BaseModel):
+    top_k: int = Field(6, ge=1, le=50, description="Chunks passed to the composer.")
+    candidates: int = Field(20, ge=1, le=200, description="Chunks fetched from the store before re-ranking.")
+    min_similarity: float = Field(
+        0.25, description="Best chunk similarity below which the answer is 'no_information'."
+    )
+
+
+class AnswerSettings(BaseModel):
+    max_sentences: int = Field(5, ge=1, le=7, description="Most sentences in an extractive answer.")
+    min_sentences: int = Field(3, ge=1, le=7, description="Fewest sentences the composer aims for.")
+
+
+class LLMSettings(BaseModel):
+    provider: Literal["extractive", "openai", "ollama"] = Field(
+        "extractive", description="Who writes the answer: offline extractive composer, or an LLM server."
+    )
+    base_url: str | None = Field(None, description="Server URL for openai-compatible or ollama providers.")
+    model: str = Field("", description="Model name on that server.")
+    api_key: str = Field("not-needed", description="API key for openai-compatible servers.")
+    timeout_s: float = Field(30.0, gt=0, description="Per-request timeout in seconds.")
+    max_retries: int = Field(2, ge=0, le=2, description="Retries after a failed request.")
+
+
+class SafetySettings(BaseModel):
+    max_input_chars: int = Field(2000, ge=100, description="Longer questions are refused with a clear message.")
+
+
+class UISettings(BaseModel):
+    host: str = Field("127.0.0.1", description="Interface the chat binds to.")
+    port: int = Field(7860, ge=1, le=65535, description="Port of the chat.")
+    queue_size: int = Field(64, ge=1, description="Requests waiting before new ones are told the app is busy.")
+
+
+class PrivacySettings(BaseModel):
+    log_chat_text: bool = Field(False, description="Log question text (off: health questions are sensitive).")
+
+
+class Settings(BaseSettings):
+    """The whole configuration; pass it around, never import a global."""
+
+    model_config = SettingsConfigDict(env_prefix="KNEE_", env_nested_delimiter="__", extra="forbid")
+
+    paths: PathSettings = Field(default_factory=PathSettings)
+    embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    safety: SafetySettings = Field(default_factory=SafetySettings)
+    ui: UISettings = Field(default_factory=UISettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get("KNEE_CONFIG", "knee.toml"))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the TOML file and environment; keyword overrides win (e.g. ``paths={...}``).
+
+    ``KNEE_DATA_DIR`` is accepted as a short form of ``KNEE_PATHS__DATA_DIR``.
+    """
+    from pydantic import ValidationError
+
+    from assistant.errors import ConfigError
+
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(f"invalid settings: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
+    short = os.environ.get("KNEE_DATA_DIR")
+    if short and "KNEE_PATHS__DATA_DIR" not in os.environ and "paths" not in overrides:
+        settings.paths.data_dir = Path(short)
+    return settings

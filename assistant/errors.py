@@ -1,0 +1,35 @@
+"""The project's error tree; every failure a user can see is one of these.
+
+    AssistantError
+    ├── ConfigError              bad settings, bad prompt file, missing optional dependency
+    ├── InputError               a question, history or file the caller must fix
+    ├── IndexNotReady            no index yet, or an index built by other versions (says what to run)
+    ├── IngestError              a document could not be read or stored
+    └── BackendUnavailable       a chat-model server or Chroma server did not answer
+"""
+
+from __future__ import annotations
+
+
+class AssistantError(Exception):
+    """Base of every error the project raises on purpose."""
+
+
+class ConfigError(AssistantError):
+    """Settings, prompt files or installed extras are wrong; fix the configuration."""
+
+
+class InputError(AssistantError):
+    """The caller's input (question, history, path) cannot be used as given."""
+
+
+class IndexNotReady(AssistantError):
+    """The vector index is missing or incompatible; the message names the command to run."""
+
+
+class IngestError(AssistantError):
+    """A document could not be parsed, validated or stored."""
+
+
+class BackendUnavailable(AssistantError):
+    """A remote backend (chat model, Chroma server) failed or timed out."""

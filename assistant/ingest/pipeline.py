@@ -1,0 +1,104 @@
+"""Sync files into the index: add new, replace changed, skip unchanged, report or prune missing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from assistant.errors import IngestError
+from assistant.ingest.frontmatter import strip_markers
+from assistant.ingest.load import Document, discover, load
+from assistant.ingest.split import split_document
+from assistant.providers.embeddings import LocalEmbeddings
+from assistant.providers.store import ChromaStore, sources_json
+from assistant.schema import Chunk, IngestReport
+
+Progress = Callable[[Iterable[Path]], Iterable[Path]]
+
+
+class IngestPipeline:
+    """Turns files into indexed chunks; re-running on unchanged files writes nothing."""
+
+    def __init__(self, embeddings: LocalEmbeddings, store: ChromaStore) -> None:
+        self._embeddings = embeddings
+        self._store = store
+
+    def run(self, paths: list[Path], prune: bool = False, progress: Progress | None = None) -> IngestReport:
+        report = IngestReport()
+        files = discover(paths)
+        indexed = self._store.documents()
+        seen: set[str] = set()
+        for path in progress(files) if progress else files:
+            try:
+                doc = load(path)
+                if doc.doc_id in seen:
+                    raise IngestError(f"duplicate document id '{doc.doc_id}'")
+                seen.add(doc.doc_id)
+                before = indexed.get(doc.doc_id)
+                if before and before["hash"] == doc.content_hash:
+                    report.unchanged.append(doc.doc_id)
+                    continue
+                report.chunks_written += self._index(doc)
+                (report.updated if before else report.added).append(doc.doc_id)
+            except IngestError as exc:
+                report.failed[str(path)] = str(exc)
+            except (OSError, ValueError) as exc:
+                report.failed[str(path)] = f"{type(exc).__name__}: {exc}"
+        scanned = {str(p.resolve()) for p in paths}
+        for doc_id, entry in indexed.items():
+            if doc_id in seen or not _under(entry.get("path"), scanned):
+                continue
+            if prune:
+                self._store.delete_document(doc_id)
+                report.removed.append(doc_id)
+            else:
+                report.missing.append(doc_id)
+        return report
+
+    def _index(self, doc: Document) -> int:
+        chunks = split_document(doc)
+        if not chunks:
+            raise IngestError("no text to index")
+        _attach_metadata(doc, chunks)
+        contexts = [f"{doc.title}. {c.section}. {strip_markers(c.text)}" for c in chunks]
+        sentence_texts = [[strip_markers(s.text) for s in c.sentences] for c in chunks]
+        flat = [t for group in sentence_texts for t in group]
+        vectors = self._embeddings.encode(contexts + flat)
+        chunk_vectors, rest = vectors[: len(chunks)], vectors[len(chunks) :]
+        per_chunk: list[np.ndarray] = []
+        at = 0
+        for group in sentence_texts:
+            per_chunk.append(rest[at : at + len(group)])
+            at += len(group)
+        meta = {
+            "doc_id": doc.doc_id,
+            "doc_hash": doc.content_hash,
+            "path": str(doc.path.resolve()),
+            "title": doc.title,
+        }
+        self._store.replace_document(doc.doc_id, chunks, chunk_vectors, per_chunk, meta)
+        return len(chunks)
+
+
+def _attach_metadata(doc: Document, chunks: list[Chunk]) -> None:
+    m = doc.meta
+    doc_meta: dict[str, str | int | float | bool] = {
+        "kind": "article" if m else "unreviewed-upload",
+        "evidence": m.evidence if m else "",
+        "reviewed_by": m.reviewed_by if m else "unreviewed",
+        "year": m.last_reviewed.year if m else 0,
+        "url": m.sources[0].link if m else "",
+        "sources": sources_json(
+            {s.id: {"short": s.short, "title": s.title, "link": s.link, "kind": s.kind} for s in m.sources}
+            if m
+            else {}
+        ),
+    }
+    for position, chunk in enumerate(chunks):
+        chunk.metadata = {**doc_meta, "position": position}
+
+
+def _under(path: object, roots: set[str]) -> bool:
+    return isinstance(path, str) and any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)

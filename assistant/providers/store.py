@@ -1,0 +1,235 @@
+"""Chroma as the vector store: one collection of chunks, one of their sentences (with vectors)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.errors import IndexNotReady
+from assistant.schema import Chunk
+
+_BATCH = 2000
+
+
+@dataclass
+class StoredChunk:
+    """A chunk as read back from the index, with its similarity to the query (0 when not queried)."""
+
+    chunk_id: str
+    text: str
+    metadata: dict[str, Any]
+    score: float = 0.0
+
+    @property
+    def doc_id(self) -> str:
+        return str(self.metadata["doc_id"])
+
+
+@dataclass
+class StoredSentences:
+    """Sentences of some chunks: text, position and unit vectors (rows of ``vectors``)."""
+
+    chunk_ids: list[str]
+    positions: list[int]
+    starts: list[int]
+    ends: list[int]
+    vectors: np.ndarray
+
+
+class _ChromaEmbeddingFunction:
+    """Hands our local model to Chroma so it never falls back to its downloading default."""
+
+    def __init__(self, embeddings: Any) -> None:
+        self._embeddings = embeddings
+
+    def __call__(self, input: Sequence[str]) -> list[np.ndarray]:
+        if self._embeddings is None:
+            raise IndexNotReady("Chroma was opened without the assistant's embedding model")
+        return list(self._embeddings.encode(list(input)))
+
+    @staticmethod
+    def name() -> str:
+        return "knee-local-minilm"
+
+    def is_legacy(self) -> bool:
+        return False
+
+    @staticmethod
+    def default_space() -> str:
+        return "cosine"
+
+    @staticmethod
+    def supported_spaces() -> list[str]:
+        return ["cosine", "l2", "ip"]
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> _ChromaEmbeddingFunction:
+        # Chroma rebuilds functions from stored config when reading collections; ours needs the live model,
+        # which the store passes explicitly, so the rebuilt placeholder refuses to embed.
+        return _ChromaEmbeddingFunction(None)
+
+    def embed_query(self, input: Sequence[str]) -> list[np.ndarray]:
+        return self(input)
+
+
+class ChromaStore:
+    """Persistent Chroma under the data dir; telemetry off; versions recorded for upgrade checks."""
+
+    def __init__(self, directory: Path, collection: str, embeddings: Any) -> None:
+        os.environ["ANONYMIZED_TELEMETRY"] = "False"
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        directory.mkdir(parents=True, exist_ok=True)
+        self._client: Any = chromadb.PersistentClient(
+            path=str(directory), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        )
+        self.versions = {"chromadb": chromadb.__version__, "embedding_model": str(embeddings.name)}
+        ef: Any = _ChromaEmbeddingFunction(embeddings)
+        meta = {"hnsw:space": "cosine", **{f"built_with_{k}": v for k, v in self.versions.items()}}
+        self._chunks: Any = self._client.get_or_create_collection(collection, embedding_function=ef, metadata=meta)
+        self._sentences: Any = self._client.get_or_create_collection(
+            f"{collection}_sentences", embedding_function=ef, metadata=meta
+        )
+
+    # -- inspection --------------------------------------------------------------------------------
+    def check_versions(self) -> None:
+        """Raise ``IndexNotReady`` when the index was built by another chromadb or embedding model."""
+        built = self._chunks.metadata or {}
+        for key, now in self.versions.items():
+            then = built.get(f"built_with_{key}")
+            if then and then != now:
+                raise IndexNotReady(
+                    f"the index was built with {key} {then}, this install has {now}: "
+                    "run `knee-assistant index rebuild`"
+                )
+
+    def count(self) -> int:
+        return int(self._chunks.count())
+
+    def documents(self) -> dict[str, dict[str, Any]]:
+        """doc_id -> {hash, path, title, chunks} for every indexed document."""
+        docs: dict[str, dict[str, Any]] = {}
+        total = self.count()
+        for offset in range(0, total, _BATCH):
+            got = self._chunks.get(include=["metadatas"], limit=_BATCH, offset=offset)
+            for meta in got["metadatas"] or []:
+                entry = docs.setdefault(
+                    str(meta["doc_id"]),
+                    {"hash": meta.get("doc_hash"), "path": meta.get("path"), "title": meta.get("title"), "chunks": 0},
+                )
+                entry["chunks"] += 1
+        return docs
+
+    # -- writing -------------------------------------------------------------------------------------
+    def replace_document(
+        self,
+        doc_id: str,
+        chunks: list[Chunk],
+        chunk_vectors: np.ndarray,
+        sentence_vectors: list[np.ndarray],
+        metadata: dict[str, Any],
+    ) -> None:
+        """Write the new chunks first, then drop the document's old ones, so a crash never loses it."""
+        old = set(self._chunks.get(where={"doc_id": doc_id}, include=[])["ids"])
+        new_ids = [c.chunk_id for c in chunks]
+        fresh = [i for i, c in enumerate(chunks) if c.chunk_id not in old]
+        if fresh:
+            self._chunks.upsert(
+                ids=[new_ids[i] for i in fresh],
+                embeddings=chunk_vectors[fresh],
+                documents=[chunks[i].text for i in fresh],
+                metadatas=[{**metadata, **chunks[i].metadata, "section": chunks[i].section} for i in fresh],
+            )
+            self._write_sentences([chunks[i] for i in fresh], [sentence_vectors[i] for i in fresh])
+        else:
+            # Unchanged chunks: refresh their document-level metadata (hash, path) only.
+            self._chunks.update(
+                ids=new_ids, metadatas=[{**metadata, **c.metadata, "section": c.section} for c in chunks]
+            )
+        stale = sorted(old - set(new_ids))
+        if stale:
+            self._delete_chunks(stale)
+
+    def delete_document(self, doc_id: str) -> None:
+        ids = self._chunks.get(where={"doc_id": doc_id}, include=[])["ids"]
+        if ids:
+            self._delete_chunks(list(ids))
+
+    def _write_sentences(self, chunks: list[Chunk], vectors: list[np.ndarray]) -> None:
+        ids, docs, metas, rows = [], [], [], []
+        for chunk, vecs in zip(chunks, vectors, strict=True):
+            for i, s in enumerate(chunk.sentences):
+                ids.append(f"{chunk.chunk_id}#{i}")
+                docs.append(s.text)
+                metas.append(
+                    {"chunk_id": chunk.chunk_id, "doc_id": chunk.doc_id, "i": i, "start": s.start, "end": s.end}
+                )
+                rows.append(vecs[i])
+        for b in range(0, len(ids), _BATCH):
+            self._sentences.upsert(
+                ids=ids[b : b + _BATCH],
+                embeddings=np.asarray(rows[b : b + _BATCH]),
+                documents=docs[b : b + _BATCH],
+                metadatas=metas[b : b + _BATCH],
+            )
+
+    def _delete_chunks(self, ids: list[str]) -> None:
+        for b in range(0, len(ids), _BATCH):
+            part = ids[b : b + _BATCH]
+            self._sentences.delete(where={"chunk_id": {"$in": part}})
+            self._chunks.delete(ids=part)
+
+    # -- reading -------------------------------------------------------------------------------------
+    def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[StoredChunk]:
+        """The k most similar chunks (cosine similarity in ``score``)."""
+        if self.count() == 0:
+            return []
+        res = self._chunks.query(
+            query_embeddings=[vector], n_results=min(k, self.count()), where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            StoredChunk(chunk_id=cid, text=doc, metadata=dict(meta), score=1.0 - float(dist))
+            for cid, doc, meta, dist in zip(
+                res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
+            )
+        ]
+
+    def all_chunks(self) -> list[StoredChunk]:
+        """Every chunk, for the lexical index."""
+        out: list[StoredChunk] = []
+        for offset in range(0, self.count(), _BATCH):
+            got = self._chunks.get(include=["documents", "metadatas"], limit=_BATCH, offset=offset)
+            out += [
+                StoredChunk(chunk_id=cid, text=doc, metadata=dict(meta))
+                for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+            ]
+        return out
+
+    def sentences(self, chunk_ids: list[str]) -> StoredSentences:
+        """Stored sentences (with their ingest-time vectors) of the given chunks."""
+        got = self._sentences.get(where={"chunk_id": {"$in": chunk_ids}}, include=["metadatas", "embeddings"])
+        metas = got["metadatas"] or []
+        vectors = np.asarray(got["embeddings"], dtype=np.float32) if len(metas) else np.zeros((0, 0), np.float32)
+        return StoredSentences(
+            chunk_ids=[str(m["chunk_id"]) for m in metas],
+            positions=[int(m["i"]) for m in metas],
+            starts=[int(m["start"]) for m in metas],
+            ends=[int(m["end"]) for m in metas],
+            vectors=vectors,
+        )
+
+
+def sources_json(value: Any) -> str:
+    """Chroma metadata holds scalars only; structured values travel as JSON."""
+    return json.dumps(value, ensure_ascii=False, default=str)

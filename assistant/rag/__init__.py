@@ -1,0 +1,1 @@
+"""Question in, answer out: query building, retrieval, composition and the Assistant service."""

@@ -1,0 +1,139 @@
+"""Extractive composer: picks whole source sentences (vectors computed at ingest) and cites each one."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.config import AnswerSettings
+from assistant.ingest.frontmatter import SOURCE_MARKER, strip_markers
+from assistant.providers.store import ChromaStore, StoredChunk
+from assistant.rag.retrieve import Retrieved
+from assistant.schema import Citation
+
+_DEPENDENT = re.compile(
+    r"^(it|its|this|that|these|those|they|them|their|such|he|she|both|however|but|also|and|so|then|here|there)\b",
+    re.I,
+)
+_STAGES: list[re.Pattern[str]] = [
+    re.compile(r"\b(is an?|is the|are an?|means|refers to|is called|nicknamed?|is a term)\b", re.I),
+    re.compile(r"\b(cause|causes|risk|because|linked|due to|overuse|predict|load|more common)\b", re.I),
+    re.compile(r"\b(help|helps|exercise|strength|treat|tape|taping|orthos|reduce|manage|recommend)\b", re.I),
+    re.compile(r"\b(see a|physio|doctor|professional|urgent|assess|examin)\b", re.I),
+]
+NEAR_DUPLICATE = 0.9
+MIN_WORDS = 6
+
+
+@dataclass
+class _Unit:
+    """One or two adjacent sentences quoted together (a dependent sentence travels with its antecedent)."""
+
+    chunk: StoredChunk
+    start: int
+    end: int
+    score: float
+    vector: np.ndarray
+    rank: int
+
+    @property
+    def quote(self) -> str:
+        return self.chunk.text[self.start : self.end]
+
+
+@dataclass
+class Composition:
+    text: str
+    citations: list[Citation]
+    chosen: list[str]
+
+
+class ExtractiveComposer:
+    """Chooses 3-7 sentences that answer the question, in reading order, each with its ``[n]``."""
+
+    def __init__(self, store: ChromaStore, settings: AnswerSettings) -> None:
+        self._store = store
+        self._settings = settings
+
+    def compose(self, retrieved: Retrieved) -> Composition:
+        units = self._candidates(retrieved)
+        picked: list[_Unit] = []
+        floor = (units[0].score - 0.2) if units else 0.0
+        for unit in units:
+            if len(picked) >= self._settings.max_sentences:
+                break
+            if unit.score < floor and len(picked) >= self._settings.min_sentences:
+                break
+            if any(_overlaps(unit, p) or float(unit.vector @ p.vector) > NEAR_DUPLICATE for p in picked):
+                continue
+            picked.append(unit)
+        picked.sort(key=lambda u: (_stage(u.quote), u.rank, u.start))
+        citations: list[Citation] = []
+        lines: list[str] = []
+        for n, unit in enumerate(picked, start=1):
+            citations.append(_citation(n, unit))
+            lines.append(f"{strip_markers(unit.quote)} [{n}]")
+        return Composition(text=" ".join(lines), citations=citations, chosen=[u.quote for u in picked])
+
+    def _candidates(self, retrieved: Retrieved) -> list[_Unit]:
+        chunks = {c.chunk_id: c for c in retrieved.chunks}
+        if not chunks:
+            return []
+        stored = self._store.sentences(list(chunks))
+        rank = {cid: i for i, cid in enumerate(chunks)}
+        by_pos: dict[tuple[str, int], int] = {
+            (cid, pos): row for row, (cid, pos) in enumerate(zip(stored.chunk_ids, stored.positions, strict=True))
+        }
+        sims = stored.vectors @ retrieved.query_vector if len(stored.chunk_ids) else np.zeros(0)
+        units: list[_Unit] = []
+        for row, cid in enumerate(stored.chunk_ids):
+            chunk = chunks[cid]
+            start, end = stored.starts[row], stored.ends[row]
+            text = chunk.text[start:end]
+            if len(text.split()) < MIN_WORDS or text.rstrip().endswith("?"):
+                continue
+            chunk_bonus = 0.15 * max(0.0, 1.0 - rank[cid] / max(1, len(chunks)))
+            score = float(sims[row]) + chunk_bonus
+            vector = stored.vectors[row]
+            if _DEPENDENT.match(strip_markers(text)):
+                prev = by_pos.get((cid, stored.positions[row] - 1))
+                if prev is None:
+                    continue
+                start = stored.starts[prev]
+                score = (score + float(sims[prev]) + chunk_bonus) / 2
+                vector = stored.vectors[prev] + vector
+                vector = vector / (np.linalg.norm(vector) or 1.0)
+            units.append(_Unit(chunk, start, end, score, vector, rank[cid]))
+        units.sort(key=lambda u: -u.score)
+        return units
+
+
+def _overlaps(a: _Unit, b: _Unit) -> bool:
+    return a.chunk.chunk_id == b.chunk.chunk_id and a.start < b.end and b.start < a.end
+
+
+def _stage(text: str) -> int:
+    for i, pattern in enumerate(_STAGES):
+        if pattern.search(text):
+            return i
+    return len(_STAGES)
+
+
+def _citation(n: int, unit: _Unit) -> Citation:
+    meta = unit.chunk.metadata
+    refs: dict[str, dict[str, str]] = json.loads(str(meta.get("sources") or "{}"))
+    markers = [m for m in SOURCE_MARKER.findall(unit.quote) if m in refs]
+    url = refs[markers[0]]["link"] if markers else str(meta.get("url", ""))
+    return Citation(
+        n=n,
+        doc_id=unit.chunk.doc_id,
+        title=str(meta.get("title", "")),
+        section=str(meta.get("section", "")),
+        url=url,
+        quote=unit.quote,
+        evidence=str(meta.get("evidence", "")),
+        sources=[f"{refs[m]['short']}: {refs[m]['title']}" for m in dict.fromkeys(markers)],
+    )

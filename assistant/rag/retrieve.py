@@ -1,0 +1,102 @@
+"""Hybrid retrieval: dense (Chroma) + BM25, fused by reciprocal rank, capped per document."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from assistant.config import RetrievalSettings
+from assistant.ingest.frontmatter import strip_markers
+from assistant.providers.embeddings import LocalEmbeddings
+from assistant.providers.store import ChromaStore, StoredChunk
+
+RRF_K = 60
+PER_DOC_CAP = 2
+_TOKEN = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(
+    "a an and are as at be but by can do does for from has have how i if in is it its me my of on or so "
+    "that the their them there these they this to was what when where which who why will with you your".split()
+)
+
+
+@dataclass
+class Retrieved:
+    """Retrieval outcome: the query vector (reused by the composer) and the ranked chunks."""
+
+    query_vector: np.ndarray
+    chunks: list[StoredChunk]
+    best_similarity: float
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+def tokenize(text: str) -> list[str]:
+    return [t for t in _TOKEN.findall(text.lower()) if t not in _STOP]
+
+
+class HybridRetriever:
+    """Keeps a BM25 index of the store in memory; ``refresh()`` after ingestion."""
+
+    def __init__(self, store: ChromaStore, embeddings: LocalEmbeddings, settings: RetrievalSettings) -> None:
+        self._store = store
+        self._embeddings = embeddings
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._bm25: Any = None
+        self._corpus: list[StoredChunk] = []
+
+    def refresh(self) -> None:
+        import bm25s
+
+        chunks = self._store.all_chunks()
+        index = None
+        if chunks:
+            texts = [tokenize(f"{c.metadata.get('title', '')} {c.metadata.get('section', '')} "
+                              f"{strip_markers(c.text)}") for c in chunks]
+            index = bm25s.BM25()
+            index.index(texts, show_progress=False)
+        with self._lock:
+            self._bm25, self._corpus = index, chunks
+
+    def retrieve(self, query: str, k: int | None = None) -> Retrieved:
+        k = k or self._settings.top_k
+        vector = self._embeddings.encode([query])[0]
+        dense = self._store.query(vector, self._settings.candidates)
+        lexical = self._lexical(query, self._settings.candidates)
+        fused: dict[str, float] = {}
+        scores: dict[str, dict[str, float]] = {}
+        by_id: dict[str, StoredChunk] = {}
+        for rank, c in enumerate(dense):
+            by_id[c.chunk_id] = c
+            fused[c.chunk_id] = fused.get(c.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+            scores.setdefault(c.chunk_id, {})["dense"] = round(c.score, 4)
+        for rank, (c, score) in enumerate(lexical):
+            by_id.setdefault(c.chunk_id, c)
+            fused[c.chunk_id] = fused.get(c.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+            scores.setdefault(c.chunk_id, {})["bm25"] = round(score, 4)
+        ranked = sorted(fused, key=lambda cid: -fused[cid])
+        chosen: list[StoredChunk] = []
+        per_doc: dict[str, int] = {}
+        for cid in ranked:
+            chunk = by_id[cid]
+            if per_doc.get(chunk.doc_id, 0) >= PER_DOC_CAP:
+                continue
+            per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
+            scores[cid]["fused"] = round(fused[cid], 5)
+            chosen.append(chunk)
+            if len(chosen) == k:
+                break
+        best = max((c.score for c in dense), default=0.0)
+        return Retrieved(query_vector=vector, chunks=chosen, best_similarity=best, scores=scores)
+
+    def _lexical(self, query: str, k: int) -> list[tuple[StoredChunk, float]]:
+        with self._lock:
+            index, corpus = self._bm25, self._corpus
+        tokens = tokenize(query)
+        if index is None or not tokens:
+            return []
+        docs, scores = index.retrieve([tokens], k=min(k, len(corpus)), show_progress=False)
+        return [(corpus[int(i)], float(s)) for i, s in zip(docs[0], scores[0], strict=True) if s > 0]

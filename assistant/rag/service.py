@@ -1,0 +1,176 @@
+"""The Assistant service: the one object the CLI, the UI and evaluators call."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from assistant.config import Settings
+from assistant.ingest.pipeline import IngestPipeline, Progress
+from assistant.prompts import PromptBook
+from assistant.providers.store import ChromaStore
+from assistant.rag.compose import ExtractiveComposer
+from assistant.rag.query import build_query
+from assistant.rag.retrieve import HybridRetriever
+from assistant.safety.input import clean_history, clean_text
+from assistant.safety.output import filter_output, has_dose
+from assistant.safety.referral import referral_for
+from assistant.safety.triage import Triage, triage
+from assistant.schema import Answer, Behavior, Candidate, Citation, Decision, IngestReport
+
+log = logging.getLogger(__name__)
+History = list[tuple[str, str]]
+
+
+class Assistant:
+    """Question in, cited and guarded answer out; also owns ingestion so the index and BM25 stay in step."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        prompts: PromptBook,
+        store: ChromaStore,
+        retriever: HybridRetriever,
+        composer: ExtractiveComposer,
+        ingestor: IngestPipeline,
+    ) -> None:
+        self.settings = settings
+        self._prompts = prompts
+        self._store = store
+        self._retriever = retriever
+        self._composer = composer
+        self._ingestor = ingestor
+
+    # -- index -------------------------------------------------------------------------------------
+    def ingest(self, paths: list[object], prune: bool = False, progress: Progress | None = None) -> IngestReport:
+        from pathlib import Path
+
+        report = self._ingestor.run([Path(str(p)) for p in paths], prune=prune, progress=progress)
+        self._retriever.refresh()
+        return report
+
+    def index_status(self) -> dict[str, object]:
+        docs = self._store.documents()
+        return {
+            "data_dir": str(self.settings.paths.data_dir),
+            "documents": len(docs),
+            "chunks": self._store.count(),
+            "versions": self._store.versions,
+            "doc_ids": sorted(docs),
+        }
+
+    # -- questions -----------------------------------------------------------------------------------
+    def ask(self, question: str, history: object = None) -> Answer:
+        """Answer one question; never raises for any string and never returns without a referral."""
+        timings: dict[str, float] = {}
+        with _timed(timings, "input"):
+            text = clean_text(question if isinstance(question, str) else str(question or ""))
+            turns = clean_history(history or [])
+        if not self.settings.privacy.log_chat_text:
+            log.debug("question received (%d chars)", len(text))
+        limit = self.settings.safety.max_input_chars
+        if not text:
+            return self._fixed("clarify", self._prompts.render("templates", "empty_input"), "empty message", timings)
+        if len(text) > limit:
+            msg = self._prompts.render("templates", "input_too_long", limit=limit)
+            return self._fixed("clarify", msg, f"message of {len(text)} characters is over the limit", timings)
+        context = " ".join(t for role, t in turns[-4:] if role == "user")
+        with _timed(timings, "triage"):
+            verdict = triage(text, context=context)
+        if verdict.behavior and verdict.behavior != "urgent_referral":
+            return self._decline(verdict, timings)
+        with _timed(timings, "query"):
+            query = build_query(text, turns)
+        with _timed(timings, "retrieve"):
+            retrieved = self._retriever.retrieve(query)
+        candidates = [
+            Candidate(chunk_id=c.chunk_id, doc_id=c.doc_id, section=str(c.metadata.get("section", "")),
+                      score=retrieved.scores.get(c.chunk_id, {}).get("fused", 0.0))
+            for c in retrieved.chunks
+        ]
+        decisions = list(verdict.decisions)
+        weak = retrieved.best_similarity < self.settings.retrieval.min_similarity
+        if weak and verdict.behavior is None:
+            decisions.append(Decision(stage="retrieve", outcome="no_information",
+                                      reason=f"best similarity {retrieved.best_similarity:.2f} below the floor"))
+            return self._finish("no_information", self._prompts.render("templates", "no_information"), [],
+                                query, decisions, candidates, timings)
+        with _timed(timings, "compose"):
+            composition = self._composer.compose(retrieved) if not weak else None
+        body, citations = (composition.text, composition.citations) if composition else ("", [])
+        behavior: Behavior = verdict.behavior or "answer"
+        body = self._frame(verdict, body)
+        return self._finish(behavior, body, citations, query, decisions, candidates, timings)
+
+    def ask_stream(self, question: str, history: object = None) -> Iterator[str | Answer]:
+        """Yield the answer text in pieces, then the final ``Answer``."""
+        answer = self.ask(question, history)
+        words = answer.text.split(" ")
+        for i in range(0, len(words), 8):
+            yield " ".join(words[i : i + 8]) + (" " if i + 8 < len(words) else "")
+        yield answer
+
+    # -- helpers -------------------------------------------------------------------------------------
+    def _frame(self, verdict: Triage, body: str) -> str:
+        if verdict.behavior == "urgent_referral":
+            head = self._prompts.render("templates", "urgent", reason=verdict.reason)
+            if body:
+                lead = self._prompts.render("templates", "urgent_general_info_lead_in")
+                return f"{head}\n\n{lead} {body}"
+            return head
+        if verdict.diagnosis_demand:
+            return f"{self._prompts.render('templates', 'diagnosis_caveat')}\n\n{body}"
+        return f"{self._prompts.render('templates', 'answer_lead_in')} {body}"
+
+    def _decline(self, verdict: Triage, timings: dict[str, float]) -> Answer:
+        behavior = verdict.behavior or "out_of_scope"
+        key = {"out_of_scope": "out_of_scope", "refuse_dosing": "refuse_dosing", "clarify": "clarify"}[behavior]
+        text = self._prompts.render("templates", key, reason="") if key == "refuse_dosing" else \
+            self._prompts.render("templates", key)
+        return self._finish(behavior, text, [], "", list(verdict.decisions), [], timings)
+
+    def _fixed(self, behavior: Behavior, text: str, reason: str, timings: dict[str, float]) -> Answer:
+        return self._finish(behavior, text, [], "", [Decision(stage="input", outcome=behavior, reason=reason)],
+                            [], timings)
+
+    def _finish(
+        self,
+        behavior: Behavior,
+        body: str,
+        citations: list[Citation],
+        query: str,
+        decisions: list[Decision],
+        candidates: list[Candidate],
+        timings: dict[str, float],
+    ) -> Answer:
+        with _timed(timings, "output"):
+            if has_dose(body):
+                body, citations = self._prompts.render("templates", "no_information"), []
+                decisions.append(Decision(stage="output", outcome="blocked", reason="dose-like text removed"))
+            body, removed = filter_output(body)
+            for item in removed:
+                decisions.append(Decision(stage="output", outcome="removed", reason=item))
+            referral = referral_for(behavior, self._prompts)
+        timings["total"] = round(sum(v for k, v in timings.items() if k != "total"), 2)
+        return Answer(
+            text=f"{body}\n\n**{referral}**",
+            body=body,
+            citations=citations,
+            behavior=behavior,
+            referral=referral,
+            query=query,
+            decisions=decisions,
+            candidates=candidates,
+            timings=timings,
+        )
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = round(timings.get(stage, 0.0) + (time.perf_counter() - start) * 1000, 2)

@@ -1,0 +1,1 @@
+"""Guardrails: input hygiene, triage before retrieval, output filtering and the referral after composition."""

@@ -1,0 +1,39 @@
+"""Input hygiene: normalise Unicode, drop invisible and control characters, enforce the length cap."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+                        "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e007f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def clean_text(text: str) -> str:
+    """NFKC-normalised text without zero-width, tag, bidi or control characters; whitespace tidied."""
+    text = unicodedata.normalize("NFKC", str(text))
+    text = _INVISIBLE.sub("", text)
+    text = _CONTROL.sub(" ", text)
+    text = re.sub(r"[ \t]+", " ", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def clean_history(history: object) -> list[tuple[str, str]]:
+    """Keep well-formed (role, text) pairs with role user/assistant; silently drop anything else."""
+    out: list[tuple[str, str]] = []
+    if not isinstance(history, list | tuple):
+        return out
+    for item in history:
+        role, text = _pair(item)
+        if role in {"user", "assistant"} and text:
+            out.append((role, clean_text(text)[:4000]))
+    return out[-12:]
+
+
+def _pair(item: object) -> tuple[str, str]:
+    if isinstance(item, dict):
+        return str(item.get("role", "")), str(item.get("content", "") or "")
+    if isinstance(item, list | tuple) and len(item) == 2:
+        return str(item[0]), str(item[1] or "")
+    return "", ""

@@ -1,0 +1,1 @@
+"""Gradio front end: ``create_app(assistant)`` builds it, ``launch`` serves it."""

@@ -37,7 +37,7 @@ serve: index
 run: serve
 
 lint: install-dev
-	$(BIN)/ruff check assistant tests benchmarks
+	$(BIN)/ruff check .
 
 typecheck: install-dev
 	$(BIN)/mypy

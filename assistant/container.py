@@ -12,6 +12,7 @@ from assistant.providers.store import ChromaStore
 from assistant.rag.compose import ExtractiveComposer
 from assistant.rag.retrieve import HybridRetriever
 from assistant.rag.service import Assistant
+from assistant.safety.scope import ScopeClassifier
 
 
 def quiet_third_parties() -> None:
@@ -50,4 +51,5 @@ def build_assistant(
         retriever=retriever,
         composer=ExtractiveComposer(store, settings.answer),
         ingestor=IngestPipeline(embeddings, store),
+        scope=ScopeClassifier(embeddings),
     )

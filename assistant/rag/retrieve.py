@@ -61,9 +61,14 @@ class HybridRetriever:
         with self._lock:
             self._bm25, self._corpus = index, chunks
 
-    def retrieve(self, query: str, k: int | None = None) -> Retrieved:
+    def embed(self, text: str) -> np.ndarray:
+        vector: np.ndarray = self._embeddings.encode([text])[0]
+        return vector
+
+    def retrieve(self, query: str, k: int | None = None, vector: np.ndarray | None = None) -> Retrieved:
+        """Top-k chunks for ``query``; pass ``vector`` when the query is already embedded."""
         k = k or self._settings.top_k
-        vector = self._embeddings.encode([query])[0]
+        vector = self.embed(query) if vector is None else vector
         dense = self._store.query(vector, self._settings.candidates)
         lexical = self._lexical(query, self._settings.candidates)
         fused: dict[str, float] = {}

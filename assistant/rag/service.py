@@ -17,6 +17,7 @@ from assistant.rag.retrieve import HybridRetriever
 from assistant.safety.input import clean_history, clean_text
 from assistant.safety.output import filter_output, has_dose
 from assistant.safety.referral import referral_for
+from assistant.safety.scope import ScopeClassifier
 from assistant.safety.triage import Triage, triage
 from assistant.schema import Answer, Behavior, Candidate, Citation, Decision, IngestReport
 
@@ -35,6 +36,7 @@ class Assistant:
         retriever: HybridRetriever,
         composer: ExtractiveComposer,
         ingestor: IngestPipeline,
+        scope: ScopeClassifier,
     ) -> None:
         self.settings = settings
         self._prompts = prompts
@@ -42,6 +44,7 @@ class Assistant:
         self._retriever = retriever
         self._composer = composer
         self._ingestor = ingestor
+        self._scope = scope
 
     # -- index -------------------------------------------------------------------------------------
     def ingest(self, paths: list[object], prune: bool = False, progress: Progress | None = None) -> IngestReport:
@@ -77,14 +80,17 @@ class Assistant:
             msg = self._prompts.render("templates", "input_too_long", limit=limit)
             return self._fixed("clarify", msg, f"message of {len(text)} characters is over the limit", timings)
         context = " ".join(t for role, t in turns[-4:] if role == "user")
-        with _timed(timings, "triage"):
-            verdict = triage(text, context=context)
-        if verdict.behavior and verdict.behavior != "urgent_referral":
-            return self._decline(verdict, timings)
         with _timed(timings, "query"):
             query = build_query(text, turns)
+            vector = self._retriever.embed(query)
+        with _timed(timings, "triage"):
+            verdict = triage(
+                text, context=context, scope=lambda scoped: self._scope.check(scoped, vector, follow_up=bool(context))
+            )
+        if verdict.behavior and verdict.behavior != "urgent_referral":
+            return self._decline(verdict, timings)
         with _timed(timings, "retrieve"):
-            retrieved = self._retriever.retrieve(query)
+            retrieved = self._retriever.retrieve(query, vector=vector)
         candidates = [
             Candidate(chunk_id=c.chunk_id, doc_id=c.doc_id, section=str(c.metadata.get("section", "")),
                       score=retrieved.scores.get(c.chunk_id, {}).get("fused", 0.0))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from assistant.safety.redflags import find_red_flags
@@ -14,7 +15,8 @@ _INJECTION = re.compile(
     r"|\b(system|developer|hidden|initial) (prompt|message|instructions?)\b|^\s*(system|assistant|developer)\s*:"
     r"|\[(system|inst)\]|<\|?(system|im_start)\|?>|\b(developer|god|dan|jailbreak|unrestricted) mode\b|\bjailbreak"
     r"|\b(pretend|act|role-?play|behave) (to be|as|like|you(?:'re| are))\b|\byou are (now|no longer)\b"
-    r"|\breveal (your|the)\b|\bprint (your|the) (rules|instructions|prompt)"
+    r"|\breveal (your|the)\b|\bprint (your|the) (rules|instructions|prompt)|\bsystem[_ ]?prompt\b"
+    r"|\byour (full |complete |exact |original )?(instructions|rules|guidelines)\b"
     r"|\b(base64|rot13|decode (this|the following))\b"
     r"|\bignora (las|tus) instrucciones|\bignore[sz]? (les|tes|vos) (instructions|r[èe]gles)|\bignoriere (alle|deine)",
     re.I | re.M,
@@ -76,7 +78,15 @@ class Triage:
         self.decisions.append(Decision(stage=stage, outcome=outcome, reason=reason))
 
 
-def triage(question: str, context: str = "") -> Triage:
+ScopeCheck = Callable[[str], tuple[bool, str]]
+
+
+def keyword_scope(text: str) -> tuple[bool, str]:
+    """The rule-only scope check (used when no classifier is given)."""
+    return (True, "knee or running term found") if _SCOPE.search(text) else (False, "no knee or running term found")
+
+
+def triage(question: str, context: str = "", scope: ScopeCheck = keyword_scope) -> Triage:
     """Decide the behaviour; red flags win over everything else.
 
     ``context`` (earlier user turns) only widens the scope check, so "what helps?" after a knee question is in scope.
@@ -98,16 +108,51 @@ def triage(question: str, context: str = "") -> Triage:
         t.behavior, t.reason = "refuse_dosing", "asks for a medicine dose, frequency or prescription"
         t.note("triage.dosing", "refuse_dosing", t.reason)
         return t
-    if not _SCOPE.search(f"{question} {context}"):
-        t.behavior, t.reason = "out_of_scope", "no knee, running or lower-limb topic found"
+    if not context and _too_short(question):
+        return _clarify(t)
+    in_scope, why = scope(f"{question} {context}".strip())
+    if not in_scope:
+        t.behavior, t.reason = "out_of_scope", why
         t.note("triage.scope", "out_of_scope", t.reason)
         return t
-    if not context and _VAGUE.match(question):
-        t.behavior, t.reason = "clarify", "too little detail to say anything useful"
-        t.note("triage.clarify", "clarify", t.reason)
-        return t
+    if not context and _vague(question):
+        return _clarify(t)
     if _DIAGNOSIS.search(question):
         t.diagnosis_demand = True
         t.note("triage.diagnosis", "no definitive diagnosis", "asks for a diagnosis; possibilities only")
     t.note("triage", "answer", "in scope, no red flag")
     return t
+
+
+_GENERIC = frozenset(
+    "a about am an and any anyone are be can could do does doing for get getting going help helps i i'm if im is "
+    "it it's its keep keeps knee knees me my now of on or please really should so sore still that the this to "
+    "what what's when whenever why will with wrong run runs running ran jog jogging hurt hurts hurting pain "
+    "painful pains ache aches aching idea ideas".split()
+)
+_SYMPTOM = re.compile(r"\b(hurts?|hurting|pain\w*|aches?|aching|sore)\b", re.I)
+_WHAT_DO = re.compile(r"^\W*what (should|can|do) i do (about|with|for) my knees?\W*$", re.I)
+
+
+def _clarify(t: Triage) -> Triage:
+    t.behavior, t.reason = "clarify", "too little detail to say anything useful"
+    t.note("triage.clarify", "clarify", t.reason)
+    return t
+
+
+def _content_words(question: str) -> list[str]:
+    return [w for w in re.findall(r"[a-z']+", question.lower()) if w not in _GENERIC]
+
+
+def _too_short(question: str) -> bool:
+    """A few words pointing at nothing ("is this bad?") cannot be placed in or out of scope."""
+    words = question.split()
+    return len(words) <= 3 and bool(re.search(r"\b(this|it|that)\b", question, re.I)) and len(
+        _content_words(question)) <= 1
+
+
+def _vague(question: str) -> bool:
+    """Symptom-only messages ("it hurts when I run", "my knee hurts, what is it?") need more detail first."""
+    if _VAGUE.match(question) or _WHAT_DO.match(question):
+        return True
+    return bool(_SYMPTOM.search(question)) and not _content_words(question)

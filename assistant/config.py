@@ -30,6 +30,13 @@ class EmbeddingSettings(BaseModel):
     batch_size: int = Field(64, ge=1, description="Texts embedded per batch during ingestion.")
 
 
+class IngestSettings(BaseModel):
+    max_mb: float = Field(25.0, gt=0, description="Files larger than this are rejected.")
+    max_chars: int = Field(2_000_000, ge=1000, description="Most extracted characters per file.")
+    parse_timeout_s: float = Field(30.0, gt=0, description="Time limit for parsing one HTML or PDF file.")
+    parse_memory_mb: int = Field(1024, ge=128, description="Memory cap of the child process that parses HTML/PDF.")
+
+
 class StoreSettings(BaseModel):
     collection: str = Field("knee_corpus", description="Chroma collection holding the chunks.")
 
@@ -37,6 +44,9 @@ class StoreSettings(BaseModel):
 class RetrievalSettings(BaseModel):
     top_k: int = Field(6, ge=1, le=50, description="Chunks passed to the composer.")
     candidates: int = Field(20, ge=1, le=200, description="Chunks fetched from the store before re-ranking.")
+    lexical_weight: float = Field(
+        0.5, ge=0.0, le=2.0, description="Weight of the BM25 ranking against the dense ranking in rank fusion."
+    )
     min_similarity: float = Field(
         0.25, description="Best chunk similarity below which the answer is 'no_information'."
     )
@@ -79,6 +89,7 @@ class Settings(BaseSettings):
 
     paths: PathSettings = Field(default_factory=PathSettings)
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)

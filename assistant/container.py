@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from assistant.config import Settings
 from assistant.ingest.pipeline import IngestPipeline
+from assistant.ingest.readers import ReadLimits
 from assistant.prompts import PromptBook
+from assistant.providers.chat import make_chat_model
 from assistant.providers.embeddings import LocalEmbeddings
 from assistant.providers.store import ChromaStore
 from assistant.rag.compose import ExtractiveComposer
+from assistant.rag.llm_compose import LLMComposer
 from assistant.rag.retrieve import HybridRetriever
 from assistant.rag.service import Assistant
+from assistant.rag.verify import CitationVerifier
 from assistant.safety.scope import ScopeClassifier
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 
 def quiet_third_parties() -> None:
@@ -33,10 +41,14 @@ def quiet_third_parties() -> None:
 def build_assistant(
     settings: Settings,
     *,
+    chat_model: BaseChatModel | None = None,
     embeddings: LocalEmbeddings | None = None,
     store: ChromaStore | None = None,
 ) -> Assistant:
-    """Build the assistant; tests pass a shared ``embeddings`` so the model loads once per session."""
+    """Build the assistant; tests pass a shared ``embeddings`` so the model loads once per session.
+
+    ``chat_model`` replaces the one ``llm.provider`` would build (tests pass recording fakes).
+    """
     quiet_third_parties()
     prompts = PromptBook(settings.paths.prompts_dir)
     embeddings = embeddings or LocalEmbeddings(settings.embeddings)
@@ -44,12 +56,40 @@ def build_assistant(
     store.check_versions()
     retriever = HybridRetriever(store, embeddings, settings.retrieval)
     retriever.refresh()
+    composer = ExtractiveComposer(store, settings.answer)
     return Assistant(
         settings=settings,
         prompts=prompts,
         store=store,
         retriever=retriever,
-        composer=ExtractiveComposer(store, settings.answer),
-        ingestor=IngestPipeline(embeddings, store),
+        composer=composer,
+        ingestor=IngestPipeline(embeddings, store, _read_limits(settings)),
         scope=ScopeClassifier(embeddings),
+        llm_composer=_llm_composer(settings, chat_model, prompts, embeddings, store, composer),
+    )
+
+
+def _llm_composer(
+    settings: Settings,
+    chat_model: BaseChatModel | None,
+    prompts: PromptBook,
+    embeddings: LocalEmbeddings,
+    store: ChromaStore,
+    composer: ExtractiveComposer,
+) -> LLMComposer | None:
+    """An LLM composer when a chat model is given or configured; ``None`` keeps the extractive default."""
+    model = chat_model if chat_model is not None else make_chat_model(settings.llm)
+    if model is None:
+        return None
+    verifier = CitationVerifier(embeddings, store)
+    return LLMComposer(model, prompts, verifier, composer, timeout_s=settings.llm.timeout_s)
+
+
+def _read_limits(settings: Settings) -> ReadLimits:
+    cfg = settings.ingest
+    return ReadLimits(
+        max_bytes=int(cfg.max_mb * 1024 * 1024),
+        max_chars=cfg.max_chars,
+        timeout_s=cfg.parse_timeout_s,
+        memory_mb=cfg.parse_memory_mb,
     )

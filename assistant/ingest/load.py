@@ -1,4 +1,4 @@
-"""Read files into documents: markdown with optional YAML front matter, or plain text."""
+"""Read files into documents: markdown (optional YAML front matter), plain text, HTML and PDF, within limits."""
 
 from __future__ import annotations
 
@@ -13,9 +13,15 @@ from pydantic import ValidationError
 
 from assistant.errors import IngestError
 from assistant.ingest.frontmatter import ArticleMeta
+from assistant.ingest.readers import Extracted, ReadLimits
+from assistant.ingest.readers.sandbox import run_parser
+from assistant.ingest.readers.text import decode_text
 
-SUPPORTED = {".md", ".markdown", ".txt"}
-MAX_BYTES = 25 * 1024 * 1024
+FORMATS = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".html": "html", ".htm": "html", ".pdf": "pdf"}
+SUPPORTED = set(FORMATS)
+_LABELS = {"markdown": "markdown", "text": "text", "html": "HTML", "pdf": "PDF"}
+MAX_BYTES = ReadLimits().max_bytes
+_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]{1,40})""", re.I)
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 
 
@@ -43,28 +49,57 @@ def discover(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def load(path: Path) -> Document:
+def load(path: Path, limits: ReadLimits | None = None) -> Document:
     """Read one file; raise ``IngestError`` with a one-line reason when it cannot be used."""
-    if path.suffix.lower() not in SUPPORTED:
+    limits = limits or ReadLimits()
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
         raise IngestError(f"unsupported file type '{path.suffix or path.name}'")
+    raw = _read(path, limits)
+    meta: ArticleMeta | None = None
+    if fmt in ("html", "pdf"):
+        found = _read_rich(fmt, raw, limits)
+    else:
+        text, _ = decode_text(raw)
+        if not text.strip():
+            raise IngestError("file is empty")
+        meta, body = _split_front_matter(text, path)
+        found = Extracted(body=body, extra={"format": fmt})
+    if not found.body.strip():
+        raise IngestError(f"no text found in this {_LABELS[fmt]} file")
+    if len(found.body) > limits.max_chars:
+        raise IngestError(f"{len(found.body):,} characters of text, over the {limits.max_chars:,}-character limit")
+    title = meta.title if meta else _first_heading(found.body) or found.title or _readable(path.stem)
+    return Document(
+        doc_id=meta.id if meta else _slug(path.stem),
+        path=path,
+        title=title,
+        body=found.body,
+        meta=meta,
+        content_hash=hashlib.sha256(raw).hexdigest()[:16],
+        extra={**found.extra, "file": path.name},
+    )
+
+
+def _read(path: Path, limits: ReadLimits) -> bytes:
     size = path.stat().st_size
-    if size > MAX_BYTES:
-        raise IngestError(f"file is {size // 1_000_000} MB, over the {MAX_BYTES // 1_000_000} MB limit")
-    raw = path.read_bytes()
-    if b"\x00" in raw[:4096]:
-        raise IngestError("file looks binary (NUL bytes)")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    text = text.replace("\r\n", "\n")
+    if size > limits.max_bytes:
+        raise IngestError(f"file is {_megabytes(size)}, over the {_megabytes(limits.max_bytes)} limit")
+    if size == 0:
+        raise IngestError("file is empty")
+    return path.read_bytes()
+
+
+def _read_rich(fmt: str, raw: bytes, limits: ReadLimits) -> Extracted:
+    if fmt == "pdf":
+        if b"%PDF-" not in raw[:1024]:
+            raise IngestError("not a PDF file (no %PDF header); renamed from another format?")
+        return run_parser("pdf", raw, limits)
+    match = _CHARSET.search(raw[:4096])
+    text, _ = decode_text(raw, match.group(1).decode("ascii") if match else None)
     if not text.strip():
         raise IngestError("file is empty")
-    digest = hashlib.sha256(raw).hexdigest()[:16]
-    meta, body = _split_front_matter(text, path)
-    title = meta.title if meta else _first_heading(body) or path.stem.replace("-", " ").replace("_", " ")
-    doc_id = meta.id if meta else _slug(path.stem)
-    return Document(doc_id=doc_id, path=path, title=title, body=body, meta=meta, content_hash=digest)
+    return run_parser("html", text.encode("utf-8"), limits)
 
 
 def _split_front_matter(text: str, path: Path) -> tuple[ArticleMeta | None, str]:
@@ -88,6 +123,16 @@ def _split_front_matter(text: str, path: Path) -> tuple[ArticleMeta | None, str]
 def _first_heading(body: str) -> str | None:
     m = re.search(r"^#\s+(.+)$", body, re.M)
     return m.group(1).strip() if m else None
+
+
+def _megabytes(size: int) -> str:
+    if size >= 2**20:
+        return f"{size / 2**20:.3g} MB"
+    return f"{size / 1024:.3g} KB" if size >= 1024 else f"{size} B"
+
+
+def _readable(stem: str) -> str:
+    return stem.replace("-", " ").replace("_", " ")
 
 
 def _slug(stem: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -10,20 +11,23 @@ import numpy as np
 from assistant.errors import IngestError
 from assistant.ingest.frontmatter import strip_markers
 from assistant.ingest.load import Document, discover, load
+from assistant.ingest.readers import ReadLimits
 from assistant.ingest.split import split_document
 from assistant.providers.embeddings import LocalEmbeddings
 from assistant.providers.store import ChromaStore, sources_json
 from assistant.schema import Chunk, IngestReport
 
 Progress = Callable[[Iterable[Path]], Iterable[Path]]
+_PAGE = re.compile(r"^Page (\d+)$")
 
 
 class IngestPipeline:
     """Turns files into indexed chunks; re-running on unchanged files writes nothing."""
 
-    def __init__(self, embeddings: LocalEmbeddings, store: ChromaStore) -> None:
+    def __init__(self, embeddings: LocalEmbeddings, store: ChromaStore, limits: ReadLimits | None = None) -> None:
         self._embeddings = embeddings
         self._store = store
+        self._limits = limits or ReadLimits()
 
     def run(self, paths: list[Path], prune: bool = False, progress: Progress | None = None) -> IngestReport:
         report = IngestReport()
@@ -32,7 +36,7 @@ class IngestPipeline:
         seen: set[str] = set()
         for path in progress(files) if progress else files:
             try:
-                doc = load(path)
+                doc = _load(path, self._limits)
                 if doc.doc_id in seen:
                     raise IngestError(f"duplicate document id '{doc.doc_id}'")
                 seen.add(doc.doc_id)
@@ -43,9 +47,9 @@ class IngestPipeline:
                 report.chunks_written += self._index(doc)
                 (report.updated if before else report.added).append(doc.doc_id)
             except IngestError as exc:
-                report.failed[str(path)] = str(exc)
+                report.failed[str(path)] = _one_line(str(exc))
             except (OSError, ValueError) as exc:
-                report.failed[str(path)] = f"{type(exc).__name__}: {exc}"
+                report.failed[str(path)] = _one_line(f"{type(exc).__name__}: {exc}")
         scanned = {str(p.resolve()) for p in paths}
         for doc_id, entry in indexed.items():
             if doc_id in seen or not _under(entry.get("path"), scanned):
@@ -82,6 +86,23 @@ class IngestPipeline:
         return len(chunks)
 
 
+def _load(path: Path, limits: ReadLimits) -> Document:
+    """``load``, with any unexpected reader failure turned into this file's one-line reason."""
+    try:
+        return load(path, limits)
+    except (IngestError, OSError):
+        raise
+    except MemoryError:
+        raise IngestError("ran out of memory reading the file") from None
+    except Exception as exc:  # a reader bug must cost one file, not the batch
+        raise IngestError(f"could not read the file: {type(exc).__name__}: {exc}") from None
+
+
+def _one_line(reason: str) -> str:
+    line = " ".join(next((x for x in reason.splitlines() if x.strip()), "unknown error").split())
+    return line if len(line) <= 300 else line[:299] + "…"
+
+
 def _attach_metadata(doc: Document, chunks: list[Chunk]) -> None:
     m = doc.meta
     doc_meta: dict[str, str | int | float | bool] = {
@@ -95,9 +116,13 @@ def _attach_metadata(doc: Document, chunks: list[Chunk]) -> None:
             if m
             else {}
         ),
+        **doc.extra,
     }
     for position, chunk in enumerate(chunks):
         chunk.metadata = {**doc_meta, "position": position}
+        page = _PAGE.match(chunk.section) if doc.extra.get("format") == "pdf" else None
+        if page:
+            chunk.metadata["page"] = int(page.group(1))
 
 
 def _under(path: object, roots: set[str]) -> bool:

@@ -45,7 +45,7 @@ class RetrievalSettings(BaseModel):
     top_k: int = Field(6, ge=1, le=50, description="Chunks passed to the composer.")
     candidates: int = Field(20, ge=1, le=200, description="Chunks fetched from the store before re-ranking.")
     lexical_weight: float = Field(
-        0.5, ge=0.0, le=2.0, description="Weight of the BM25 ranking against the dense ranking in rank fusion."
+        1.0, ge=0.0, le=2.0, description="Weight of the BM25 ranking against the dense ranking in rank fusion."
     )
     min_similarity: float = Field(
         0.25, description="Best chunk similarity below which the answer is 'no_information'."

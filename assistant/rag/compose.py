@@ -11,7 +11,7 @@ import numpy as np
 from assistant.config import AnswerSettings
 from assistant.ingest.frontmatter import SOURCE_MARKER, strip_markers
 from assistant.providers.store import ChromaStore, StoredChunk
-from assistant.rag.retrieve import Retrieved
+from assistant.rag.retrieve import Retrieved, stems
 from assistant.schema import Citation
 
 _DEPENDENT = re.compile(
@@ -26,6 +26,13 @@ _STAGES: list[re.Pattern[str]] = [
 ]
 NEAR_DUPLICATE = 0.9
 MIN_WORDS = 6
+LEXICAL_WEIGHT = 0.15
+# Every article ends with a "when to see a professional" section; the referral already says that, so those
+# sentences only lead when the question is about whom to see or when to worry.
+REFERRAL_SECTION = re.compile(r"when to see|who to see|red flag|urgent", re.I)
+REFERRAL_QUESTION = re.compile(
+    r"\b(see|doctor|physio\w*|gp|worr\w*|urgent|emergency|a&e|professional|specialist|surgeon|checked)\b", re.I)
+REFERRAL_PENALTY = 0.15
 
 
 @dataclass
@@ -88,6 +95,8 @@ class ExtractiveComposer:
             (cid, pos): row for row, (cid, pos) in enumerate(zip(stored.chunk_ids, stored.positions, strict=True))
         }
         sims = stored.vectors @ retrieved.query_vector if len(stored.chunk_ids) else np.zeros(0)
+        terms = set(stems(retrieved.query))
+        demote = not REFERRAL_QUESTION.search(retrieved.query)
         units: list[_Unit] = []
         for row, cid in enumerate(stored.chunk_ids):
             chunk = chunks[cid]
@@ -96,6 +105,9 @@ class ExtractiveComposer:
             if len(text.split()) < MIN_WORDS or text.rstrip().endswith("?"):
                 continue
             chunk_bonus = 0.15 * max(0.0, 1.0 - rank[cid] / max(1, len(chunks)))
+            chunk_bonus += _lexical(terms, text)
+            if demote and REFERRAL_SECTION.search(str(chunk.metadata.get("section", ""))):
+                chunk_bonus -= REFERRAL_PENALTY
             score = float(sims[row]) + chunk_bonus
             vector = stored.vectors[row]
             if _DEPENDENT.match(strip_markers(text)):
@@ -109,6 +121,14 @@ class ExtractiveComposer:
             units.append(_Unit(chunk, start, end, score, vector, rank[cid]))
         units.sort(key=lambda u: -u.score)
         return units
+
+
+def _lexical(terms: set[str], text: str) -> float:
+    """Share of the question's content words (compared by their first five letters) found in the sentence."""
+    if not terms:
+        return 0.0
+    found = set(stems(text)) & terms
+    return LEXICAL_WEIGHT * len(found) / len(terms)
 
 
 def _overlaps(a: _Unit, b: _Unit) -> bool:

@@ -31,10 +31,16 @@ class Retrieved:
     chunks: list[StoredChunk]
     best_similarity: float
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
+    query: str = ""
 
 
 def tokenize(text: str) -> list[str]:
     return [t for t in _TOKEN.findall(text.lower()) if t not in _STOP]
+
+
+def stems(text: str) -> list[str]:
+    """Tokens cut to five letters: a crude stemmer that lets "tendon", "tendons" and "tendinopathy" meet."""
+    return [t[:5] for t in tokenize(text)]
 
 
 class HybridRetriever:
@@ -54,7 +60,7 @@ class HybridRetriever:
         chunks = self._store.all_chunks()
         index = None
         if chunks:
-            texts = [tokenize(f"{c.metadata.get('title', '')} {c.metadata.get('section', '')} "
+            texts = [stems(f"{c.metadata.get('title', '')} {c.metadata.get('section', '')} "
                               f"{strip_markers(c.text)}") for c in chunks]
             index = bm25s.BM25()
             index.index(texts, show_progress=False)
@@ -80,7 +86,7 @@ class HybridRetriever:
             scores.setdefault(c.chunk_id, {})["dense"] = round(c.score, 4)
         for rank, (c, score) in enumerate(lexical):
             by_id.setdefault(c.chunk_id, c)
-            fused[c.chunk_id] = fused.get(c.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+            fused[c.chunk_id] = fused.get(c.chunk_id, 0.0) + self._settings.lexical_weight / (RRF_K + rank + 1)
             scores.setdefault(c.chunk_id, {})["bm25"] = round(score, 4)
         ranked = sorted(fused, key=lambda cid: -fused[cid])
         chosen: list[StoredChunk] = []
@@ -95,12 +101,12 @@ class HybridRetriever:
             if len(chosen) == k:
                 break
         best = max((c.score for c in dense), default=0.0)
-        return Retrieved(query_vector=vector, chunks=chosen, best_similarity=best, scores=scores)
+        return Retrieved(query_vector=vector, chunks=chosen, best_similarity=best, scores=scores, query=query)
 
     def _lexical(self, query: str, k: int) -> list[tuple[StoredChunk, float]]:
         with self._lock:
             index, corpus = self._bm25, self._corpus
-        tokens = tokenize(query)
+        tokens = stems(query)
         if index is None or not tokens:
             return []
         docs, scores = index.retrieve([tokens], k=min(k, len(corpus)), show_progress=False)

@@ -1,0 +1,1 @@
+"""Rerunnable benchmarks; each script prints a table and writes JSON under benchmarks/results/."""

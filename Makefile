@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test install install-dev index serve lint typecheck pytest eval clean
+.PHONY: run test install install-dev index serve lint typecheck pytest browser eval clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -42,7 +42,11 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-pytest: install-dev
+# tests/test_browser.py drives Debian's Chromium (Playwright's own browser download is never used).
+browser:
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+pytest: install-dev browser
 	$(BIN)/pytest
 
 test: lint typecheck pytest

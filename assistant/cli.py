@@ -11,11 +11,16 @@ import typer
 
 from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError
+from assistant.evaluation.cli import register as register_eval
+from assistant.schema import IngestReport
+from assistant.ui.feedback_cli import register as register_feedback
 
 app = typer.Typer(help="Runner's Knee Assistant: cited, guarded answers about runners' knee pain.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 index_app = typer.Typer(help="Inspect the index.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
+register_eval(app)
+register_feedback(app)
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Where the index lives (default .knee-data).")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
@@ -38,6 +43,9 @@ def _assistant(data_dir: Path | None):  # type: ignore[no-untyped-def]
 def ingest(
     paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (default: corpus/).")] = None,
     prune: Annotated[bool, typer.Option("--prune", help="Remove indexed documents whose file is gone.")] = False,
+    allow_flagged: Annotated[
+        bool, typer.Option("--allow-flagged", help="Index chunks the injection scan flagged (after review).")
+    ] = False,
     if_stale: Annotated[bool, typer.Option("--if-stale", help="Quiet when nothing changed.")] = False,
     data_dir: DataDir = None,
     as_json: JsonOut = False,
@@ -47,21 +55,29 @@ def ingest(
 
     bot = _assistant(data_dir)
     targets = paths or [bot.settings.paths.corpus_dir]
-    report = bot.ingest(targets, prune=prune,
+    report = bot.ingest(targets, prune=prune, allow_flagged=allow_flagged,
                         progress=lambda files: tqdm(files, desc="ingest", unit="file", disable=as_json))
+    changed = report.added or report.updated or report.removed or report.failed or report.quarantined
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
-    elif not (if_stale and not (report.added or report.updated or report.removed or report.failed)):
-        typer.echo(
-            f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
-            f"removed {len(report.removed)}, failed {len(report.failed)}; {report.chunks_written} chunks written"
-        )
-        for path, reason in report.failed.items():
-            typer.echo(f"  failed: {path}: {reason}", err=True)
-        if report.missing:
-            typer.echo(f"  no longer on disk (use --prune to remove): {', '.join(report.missing)}", err=True)
+    elif changed or not if_stale:
+        _print_report(report)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _print_report(report: IngestReport) -> None:
+    typer.echo(
+        f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
+        f"pruned {len(report.removed)}, failed {len(report.failed)}, quarantined {len(report.quarantined)}; "
+        f"{report.chunks_written} chunks written in {report.seconds:.1f} s"
+    )
+    for path, reason in report.failed.items():
+        typer.echo(f"  failed: {path}: {reason}", err=True)
+    for doc_id, reasons in report.quarantined.items():
+        typer.echo(f"  quarantined: {doc_id}: {'; '.join(reasons)}", err=True)
+    if report.missing:
+        typer.echo(f"  no longer on disk (use --prune to remove): {', '.join(report.missing)}", err=True)
 
 
 @app.command()
@@ -114,12 +130,47 @@ def serve(
 
 @index_app.command("status")
 def index_status(data_dir: DataDir = None, as_json: JsonOut = False) -> None:
-    """Documents and chunks in the index, and the versions it was built with."""
+    """Documents and chunks in the index, the embedding model, and the last ingestion."""
     status = _assistant(data_dir).index_status()
     if as_json:
         typer.echo(json.dumps(status, indent=2))
-    else:
-        typer.echo(f"{status['documents']} documents, {status['chunks']} chunks in {status['data_dir']}")
+        return
+    typer.echo(f"{status['documents']} documents, {status['chunks']} chunks in {status['data_dir']}")
+    typer.echo(f"embedding model: {status['embedding_model']} ({status['dimension']} dimensions)")
+    typer.echo(f"last ingest: {status['last_ingest'] or 'never'}")
+
+
+@index_app.command("verify")
+def index_verify(data_dir: DataDir = None) -> None:
+    """Check the index opens, is internally consistent and matches this install; exit 1 on any problem."""
+    problems = _assistant(data_dir).verify_index()
+    for problem in problems:
+        typer.echo(f"problem: {problem}", err=True)
+    if problems:
+        typer.echo("run `knee-assistant index rebuild` to rebuild the index from its files", err=True)
+        raise typer.Exit(1)
+    typer.echo("index OK")
+
+
+@index_app.command("rebuild")
+def index_rebuild(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (default: corpus/).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Build a fresh index beside the current one, then swap it in (the old one is never opened)."""
+    from tqdm import tqdm
+
+    from assistant.container import quiet_third_parties
+    from assistant.ingest.lifecycle import rebuild_index
+    from assistant.providers.embeddings import LocalEmbeddings
+
+    quiet_third_parties()
+    settings = _settings(data_dir)
+    report = rebuild_index(settings, LocalEmbeddings(settings.embeddings), paths or [settings.paths.corpus_dir],
+                           progress=lambda files: tqdm(files, desc="rebuild", unit="file"))
+    _print_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -39,6 +39,9 @@ class IngestSettings(BaseModel):
 
 class StoreSettings(BaseModel):
     collection: str = Field("knee_corpus", description="Chroma collection holding the chunks.")
+    url: str | None = Field(
+        None, description="A Chroma server (http://host:port) instead of the local store; also KNEE_CHROMA_URL."
+    )
 
 
 class RetrievalSettings(BaseModel):
@@ -64,7 +67,9 @@ class LLMSettings(BaseModel):
     base_url: str | None = Field(None, description="Server URL for openai-compatible or ollama providers.")
     model: str = Field("", description="Model name on that server.")
     api_key: str = Field("not-needed", description="API key for openai-compatible servers.")
-    timeout_s: float = Field(30.0, gt=0, description="Per-request timeout in seconds.")
+    timeout_s: float = Field(
+        30.0, gt=0, description="Seconds one LLM answer may take (request and stream); then the extractive answer."
+    )
     max_retries: int = Field(2, ge=0, le=2, description="Retries after a failed request.")
 
 
@@ -76,6 +81,10 @@ class UISettings(BaseModel):
     host: str = Field("127.0.0.1", description="Interface the chat binds to.")
     port: int = Field(7860, ge=1, le=65535, description="Port of the chat.")
     queue_size: int = Field(64, ge=1, description="Requests waiting before new ones are told the app is busy.")
+    rate_limit_per_minute: int = Field(10, ge=1, description="Questions one chat session may ask per minute.")
+    staff_password: str | None = Field(
+        None, description="Password of the staff console at /staff; unset: the console is disabled."
+    )
 
 
 class PrivacySettings(BaseModel):
@@ -124,6 +133,9 @@ def load_settings(**overrides: object) -> Settings:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ConfigError(f"invalid settings: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
+    chroma_url = os.environ.get("KNEE_CHROMA_URL")
+    if chroma_url and "KNEE_STORE__URL" not in os.environ and "store" not in overrides:
+        settings.store.url = chroma_url
     short = os.environ.get("KNEE_DATA_DIR")
     if short and "KNEE_PATHS__DATA_DIR" not in os.environ and "paths" not in overrides:
         settings.paths.data_dir = Path(short)

@@ -52,7 +52,9 @@ def build_assistant(
     quiet_third_parties()
     prompts = PromptBook(settings.paths.prompts_dir)
     embeddings = embeddings or LocalEmbeddings(settings.embeddings)
-    store = store or ChromaStore(settings.paths.data_dir / "chroma", settings.store.collection, embeddings)
+    store = store or ChromaStore(
+        settings.paths.data_dir / "chroma", settings.store.collection, embeddings, url=settings.store.url
+    )
     store.check_versions()
     retriever = HybridRetriever(store, embeddings, settings.retrieval)
     retriever.refresh()
@@ -63,7 +65,9 @@ def build_assistant(
         store=store,
         retriever=retriever,
         composer=composer,
-        ingestor=IngestPipeline(embeddings, store, _read_limits(settings)),
+        ingestor=IngestPipeline(
+            embeddings, store, _read_limits(settings), lock_path=settings.paths.data_dir / "index.lock"
+        ),
         scope=ScopeClassifier(embeddings),
         llm_composer=_llm_composer(settings, chat_model, prompts, embeddings, store, composer),
     )

@@ -3,7 +3,8 @@
     AssistantError
     ├── ConfigError              bad settings, bad prompt file, missing optional dependency
     ├── InputError               a question, history or file the caller must fix
-    ├── IndexNotReady            no index yet, or an index built by other versions (says what to run)
+    ├── IndexNotReady            no index yet, a damaged one, or one built by other versions (says what to run)
+    ├── IndexBusy                another process is writing to the index
     ├── IngestError              a document could not be read or stored
     └── BackendUnavailable       a chat-model server or Chroma server did not answer
 """
@@ -25,6 +26,10 @@ class InputError(AssistantError):
 
 class IndexNotReady(AssistantError):
     """The vector index is missing or incompatible; the message names the command to run."""
+
+
+class IndexBusy(AssistantError):
+    """Another writer holds the index lock; the message says so instead of hanging."""
 
 
 class IngestError(AssistantError):

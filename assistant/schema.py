@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_serializer
 
 Behavior = Literal["answer", "urgent_referral", "out_of_scope", "refuse_dosing", "clarify", "no_information"]
 
@@ -51,12 +51,14 @@ class Decision(BaseModel):
 
 
 class Candidate(BaseModel):
-    """A retrieved chunk with its score, for the staff view."""
+    """A retrieved chunk with its scores, for the staff view."""
 
     chunk_id: str
     doc_id: str
     section: str
-    score: float
+    score: float = Field(description="Fused (reciprocal-rank) score that ordered the candidates.")
+    dense: float | None = Field(None, description="Cosine similarity to the query; None if only BM25 found it.")
+    bm25: float | None = Field(None, description="BM25 score; None if only the dense search found it.")
 
 
 class Answer(BaseModel):
@@ -82,7 +84,15 @@ class IngestReport(BaseModel):
     removed: list[str] = Field(default_factory=list)
     missing: list[str] = Field(default_factory=list, description="Indexed documents whose file is gone.")
     failed: dict[str, str] = Field(default_factory=dict, description="path -> one-line reason")
+    quarantined: dict[str, list[str]] = Field(
+        default_factory=dict, description="doc_id -> why chunks were held back (instruction-like or hidden text)"
+    )
     chunks_written: int = 0
+    seconds: float = 0.0
+
+    @field_serializer("failed")
+    def _failed_as_list(self, failed: dict[str, str]) -> list[dict[str, str]]:
+        return [{"path": path, "reason": reason} for path, reason in failed.items()]
 
     @property
     def ok(self) -> bool:

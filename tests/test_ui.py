@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Any
 
+import gradio as gr
+import pytest
+from typer.testing import CliRunner
+
 from assistant import Assistant
-from assistant.ui.app import create_app
+from assistant.cli import app as cli_app
+from assistant.evaluation.dataset import load_suite
+from assistant.ui.app import create_app, serve
+from assistant.ui.feedback import FeedbackStore, export_suite
+from assistant.ui.ratelimit import SessionRateLimiter
 from assistant.ui.render import answer_markdown
+from assistant.ui.staff import DISABLED, REFUSED, UNLOCKED, inside_view
+from assistant.ui.variants import TopKVariants
+
+PASSWORD = "correct horse battery staple"
 
 
 def _free_port() -> int:
@@ -16,35 +29,128 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_app_builds_with_chat_and_api_endpoints(assistant: Assistant) -> None:
+def _handler(app: Any, name: str) -> Any:
+    return next(f.fn for f in app.fns.values() if f.name == name)
+
+
+def _text(reply: Any) -> str:
+    return reply if isinstance(reply, str) else " ".join(p.get("text", "") for p in reply)
+
+
+def test_app_builds_with_chat_api_and_staff_page(assistant: Assistant) -> None:
+    assistant.settings.ui.staff_password = PASSWORD
     app = create_app(assistant)
     names = {dep.get("api_name") for dep in app.config["dependencies"]}
-    assert {"chat", "ask"} <= names
+    assert {"chat", "ask", "staff_login"} <= names
+    assert ("staff", "Staff", False) in [tuple(p) for p in app.config["pages"]]
+    chatbot = next(c for c in app.config["components"] if c.get("props", {}).get("elem_id") == "chat")
+    assert chatbot["props"]["feedback_options"] == ["Like", "Dislike"]
 
 
-def test_rendered_answer_shows_sources_and_referral(assistant: Assistant) -> None:
+def test_staff_console_is_disabled_without_password(assistant: Assistant) -> None:
+    assistant.settings.ui.staff_password = None
+    app = create_app(assistant)
+    texts = [c.get("props", {}).get("value") for c in app.config["components"]]
+    assert DISABLED in texts
+    assert "staff_login" not in {dep.get("api_name") for dep in app.config["dependencies"]}
+
+
+def test_rendered_answer_shows_source_cards_and_referral(assistant: Assistant) -> None:
     answer = assistant.ask("What helps kneecap pain?")
     md = answer_markdown(answer)
-    assert "**Sources**" in md and answer.citations[0].title in md
-    assert answer.referral in md
+    first = answer.citations[0]
+    assert "<details class='source-card' id='src-1'>" in md and "<sup class='fn'>[1]</sup>" in md
+    assert first.title.replace("'", "&#x27;") in md and "evidence:" in md
+    assert "class='referral'" in md and md.rstrip().endswith("</div>")
     urgent = answer_markdown(assistant.ask("my knee locked and will not straighten"))
-    assert urgent.startswith("⚠️ **Urgent")
+    assert urgent.startswith("<div class='urgent-alert' role='alert'><strong>⚠ Urgent")
+    assert "class='referral'" in urgent
 
 
-def test_served_app_answers_through_gradio_client(assistant: Assistant) -> None:
+def test_source_card_escapes_document_fields(assistant: Assistant) -> None:
+    answer = assistant.ask("What helps kneecap pain?")
+    hostile = answer.citations[0].model_copy(update={"title": "<img src=x onerror=alert(1)>", "section": "Page 3",
+                                                     "url": "javascript:alert(1)"})
+    md = answer_markdown(answer.model_copy(update={"citations": [hostile]}))
+    assert "<img" not in md and "&lt;img" in md and "javascript:" not in md
+    assert "page 3" in md
+
+
+def test_rate_limiter_allows_a_burst_then_asks_to_wait() -> None:
+    now = [0.0]
+    limiter = SessionRateLimiter(2, clock=lambda: now[0])
+    assert limiter.check("a") == 0 and limiter.check("a") == 0
+    assert limiter.check("a") == pytest.approx(60.0)
+    assert limiter.check("b") == 0
+    now[0] = 61.0
+    assert limiter.check("a") == 0
+
+
+def test_staff_view_shows_scores_decisions_and_follows_top_k(assistant: Assistant) -> None:
+    variants = TopKVariants(assistant)
+    assert variants.get(assistant.settings.retrieval.top_k) is assistant
+    small = variants.get(2)
+    answer = small.ask("What helps kneecap pain?")
+    view = inside_view(answer)
+    assert 0 < len(view["candidates"]) <= 2
+    assert view["citations"] and view["decisions"] is not None
+    assert {"retrieve", "compose", "total"} <= {row[0] for row in view["timings"]}
+    assert variants.get(2) is small
+
+
+def test_like_stores_feedback_in_sqlite(assistant: Assistant) -> None:
+    app = create_app(assistant)
+    respond, on_like = _handler(app, "respond"), _handler(app, "on_like")
+    *_, (_, chat, answers) = respond("What helps kneecap pain?", [], {}, None)
+    status = on_like(answers, gr.LikeData(None, {"index": len(chat) - 1, "value": chat[-1], "liked": False}))
+    assert "review" in status
+    path = assistant.settings.paths.data_dir / "feedback.sqlite3"
+    (entry,) = FeedbackStore(path).entries()
+    assert entry.rating == "down" and entry.question == "What helps kneecap pain?" and entry.behavior == "answer"
+    assert entry.answer and "<details" not in entry.answer and entry.sources
+
+
+def test_feedback_export_as_suite_via_cli(tmp_path: Path) -> None:
+    store = FeedbackStore.in_data_dir(tmp_path)
+    liked = store.add("up", "What is runner's knee?", "It is ...", "answer", ["what-is-runners-knee"])
+    fixed = store.add("down", "Can I run with a swollen knee?", "...", "answer", [])
+    store.add("down", "ignored until reviewed", "...", "answer", [])
+    store.review(fixed, "See someone first.", ["swell|swollen", "stop running", "  "], "answer")
+    out = tmp_path / "suites" / "feedback.yaml"
+    result = CliRunner().invoke(cli_app, ["feedback", "export", "--as-suite", str(out), "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    suite = load_suite(out)
+    assert [c.id for c in suite.cases] == [f"FB{fixed:04d}"]
+    assert suite.cases[0].must_mention == ["swell|swollen", "stop running"]
+    assert export_suite(store, out, include_unreviewed=True) == 2
+    assert f"FB{liked:04d}" in {c.id for c in load_suite(out).cases}
+    empty = CliRunner().invoke(cli_app, ["feedback", "export", "--as-suite", str(out), "--data-dir",
+                                         str(tmp_path / "none")])
+    assert empty.exit_code == 1
+
+
+def test_served_app_answers_refuses_wrong_staff_password_and_rate_limits(assistant: Assistant) -> None:
     from gradio_client import Client
 
+    assistant.settings.ui.staff_password = PASSWORD
+    assistant.settings.ui.rate_limit_per_minute = 3
     app = create_app(assistant)
     port = _free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    serve(app, "127.0.0.1", port, block=False)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         result: dict[str, Any] = client.predict("What helps kneecap pain?", None, api_name="/ask")
         assert result["behavior"] == "answer"
-        assert result["citations"] and result["referral"]
+        assert result["citations"] and result["referral"] and result["candidates"] and result["timings"]
         _, chat = client.predict("What helps kneecap pain?", [], api_name="/chat")
-        reply = chat[-1]["content"]
-        text = reply if isinstance(reply, str) else " ".join(p.get("text", "") for p in reply)
-        assert "[1]" in text and result["referral"] in text
+        text = _text(chat[-1]["content"])
+        assert "[1]" in text and "source-card" in text and result["referral"] in text
+        refused = client.predict("not the password", api_name="/staff_login")
+        assert REFUSED in str(refused)
+        unlocked = client.predict(PASSWORD, api_name="/staff_login")
+        assert UNLOCKED in str(unlocked) and REFUSED not in str(unlocked)
+        _, chat = client.predict("What helps kneecap pain?", chat, api_name="/chat")  # third question
+        _, chat = client.predict("And IT band pain?", chat, api_name="/chat")  # fourth: over the limit
+        assert "asking faster" in _text(chat[-1]["content"])
     finally:
         app.close()

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
-from assistant.errors import IngestError
+from assistant.errors import IndexBusy, IngestError
 from assistant.ingest.frontmatter import strip_markers
 from assistant.ingest.load import Document, discover, load
 from assistant.ingest.readers import ReadLimits
+from assistant.ingest.scan import scan
 from assistant.ingest.split import split_document
 from assistant.providers.embeddings import LocalEmbeddings
 from assistant.providers.store import ChromaStore, sources_json
@@ -24,12 +27,53 @@ _PAGE = re.compile(r"^Page (\d+)$")
 class IngestPipeline:
     """Turns files into indexed chunks; re-running on unchanged files writes nothing."""
 
-    def __init__(self, embeddings: LocalEmbeddings, store: ChromaStore, limits: ReadLimits | None = None) -> None:
+    LOCK_WAIT_S = 5.0
+
+    def __init__(
+        self,
+        embeddings: LocalEmbeddings,
+        store: ChromaStore,
+        limits: ReadLimits | None = None,
+        lock_path: Path | None = None,
+    ) -> None:
         self._embeddings = embeddings
         self._store = store
         self._limits = limits or ReadLimits()
+        self._lock_path = lock_path
 
-    def run(self, paths: list[Path], prune: bool = False, progress: Progress | None = None) -> IngestReport:
+    def run(
+        self, paths: list[Path], prune: bool = False, progress: Progress | None = None, allow_flagged: bool = False
+    ) -> IngestReport:
+        """Sync ``paths`` into the index under the writer lock (a second writer gets ``IndexBusy`` within 5 s)."""
+        start = time.perf_counter()
+        with self._writer_lock():
+            report = self._sync(paths, prune, progress, allow_flagged)
+        report.seconds = round(time.perf_counter() - start, 2)
+        return report
+
+    @contextmanager
+    def _writer_lock(self) -> Iterator[None]:
+        if self._lock_path is None:
+            yield
+            return
+        from filelock import FileLock, Timeout
+
+        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self._lock_path))
+        try:
+            lock.acquire(timeout=self.LOCK_WAIT_S)
+        except Timeout as exc:
+            raise IndexBusy(
+                f"another ingestion is writing to the index ({self._lock_path}); try again when it has finished"
+            ) from exc
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _sync(
+        self, paths: list[Path], prune: bool, progress: Progress | None, allow_flagged: bool
+    ) -> IngestReport:
         report = IngestReport()
         files = discover(paths)
         indexed = self._store.documents()
@@ -41,11 +85,15 @@ class IngestPipeline:
                     raise IngestError(f"duplicate document id '{doc.doc_id}'")
                 seen.add(doc.doc_id)
                 before = indexed.get(doc.doc_id)
-                if before and before["hash"] == doc.content_hash:
+                # "+q" marks a document stored without its quarantined chunks: --allow-flagged redoes it.
+                same = {doc.content_hash} if allow_flagged else {doc.content_hash, f"{doc.content_hash}+q"}
+                if before and before["hash"] in same:
                     report.unchanged.append(doc.doc_id)
                     continue
-                report.chunks_written += self._index(doc)
-                (report.updated if before else report.added).append(doc.doc_id)
+                written = self._index(doc, report, allow_flagged)
+                if written:
+                    report.chunks_written += written
+                    (report.updated if before else report.added).append(doc.doc_id)
             except IngestError as exc:
                 report.failed[str(path)] = _one_line(str(exc))
             except (OSError, ValueError) as exc:
@@ -61,10 +109,18 @@ class IngestPipeline:
                 report.missing.append(doc_id)
         return report
 
-    def _index(self, doc: Document) -> int:
+    def _index(self, doc: Document, report: IngestReport, allow_flagged: bool) -> int:
         chunks = split_document(doc)
         if not chunks:
             raise IngestError("no text to index")
+        stored_hash = doc.content_hash
+        if not allow_flagged:
+            kept = _quarantine(doc.doc_id, chunks, report)
+            if not kept:
+                self._store.delete_document(doc.doc_id)
+                return 0
+            stored_hash += "+q" if len(kept) < len(chunks) else ""
+            chunks = kept
         _attach_metadata(doc, chunks)
         contexts = [f"{doc.title}. {c.section}. {strip_markers(c.text)}" for c in chunks]
         sentence_texts = [[strip_markers(s.text) for s in c.sentences] for c in chunks]
@@ -78,7 +134,7 @@ class IngestPipeline:
             at += len(group)
         meta = {
             "doc_id": doc.doc_id,
-            "doc_hash": doc.content_hash,
+            "doc_hash": stored_hash,
             "path": str(doc.path.resolve()),
             "title": doc.title,
         }
@@ -127,3 +183,15 @@ def _attach_metadata(doc: Document, chunks: list[Chunk]) -> None:
 
 def _under(path: object, roots: set[str]) -> bool:
     return isinstance(path, str) and any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def _quarantine(doc_id: str, chunks: list[Chunk], report: IngestReport) -> list[Chunk]:
+    """Hold back chunks with instruction-like or hidden text; record why in the report."""
+    kept: list[Chunk] = []
+    for chunk in chunks:
+        reasons = scan(chunk.text)
+        if reasons:
+            report.quarantined.setdefault(doc_id, []).append(f"{chunk.section}: {', '.join(reasons)}")
+        else:
+            kept.append(chunk)
+    return kept

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import numpy as np
 
-from assistant.errors import IndexNotReady
+from assistant.errors import BackendUnavailable, IndexNotReady
 from assistant.schema import Chunk
 
 _BATCH = 2000
@@ -84,22 +85,33 @@ class _ChromaEmbeddingFunction:
 class ChromaStore:
     """Persistent Chroma under the data dir; telemetry off; versions recorded for upgrade checks."""
 
-    def __init__(self, directory: Path, collection: str, embeddings: Any) -> None:
+    def __init__(self, directory: Path, collection: str, embeddings: Any, url: str | None = None) -> None:
         os.environ["ANONYMIZED_TELEMETRY"] = "False"
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
         directory.mkdir(parents=True, exist_ok=True)
-        self._client: Any = chromadb.PersistentClient(
-            path=str(directory), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-        )
+        self.directory = directory
+        self.dimension = int(embeddings.dimension)
         self.versions = {"chromadb": chromadb.__version__, "embedding_model": str(embeddings.name)}
         ef: Any = _ChromaEmbeddingFunction(embeddings)
         meta = {"hnsw:space": "cosine", **{f"built_with_{k}": v for k, v in self.versions.items()}}
-        self._chunks: Any = self._client.get_or_create_collection(collection, embedding_function=ef, metadata=meta)
-        self._sentences: Any = self._client.get_or_create_collection(
-            f"{collection}_sentences", embedding_function=ef, metadata=meta
-        )
+        try:
+            self._client: Any = _client(directory, url, ChromaSettings(anonymized_telemetry=False, allow_reset=False))
+            self._chunks: Any = self._client.get_or_create_collection(
+                collection, embedding_function=ef, metadata=meta
+            )
+            self._sentences: Any = self._client.get_or_create_collection(
+                f"{collection}_sentences", embedding_function=ef, metadata=meta
+            )
+            self._chunks.count()
+        except Exception as exc:  # chromadb raises many types for a damaged store or a dead server
+            if url:
+                raise BackendUnavailable(f"the Chroma server at {url} did not answer ({type(exc).__name__})") from exc
+            raise IndexNotReady(
+                f"the index in {directory} cannot be opened ({type(exc).__name__}: {str(exc)[:120]}); "
+                "run `knee-assistant index rebuild`"
+            ) from exc
 
     # -- inspection --------------------------------------------------------------------------------
     def check_versions(self) -> None:
@@ -112,6 +124,32 @@ class ChromaStore:
                     f"the index was built with {key} {then}, this install has {now}: "
                     "run `knee-assistant index rebuild`"
                 )
+
+    def verify(self) -> list[str]:
+        """Problems found in the index (empty when it is consistent and matches this install)."""
+        problems: list[str] = []
+        try:
+            self.check_versions()
+        except IndexNotReady as exc:
+            problems.append(str(exc))
+        chunk_ids = set(self._chunks.get(include=[])["ids"])
+        sentence_meta = self._sentences.get(include=["metadatas"])["metadatas"] or []
+        with_sentences = {str(m["chunk_id"]) for m in sentence_meta}
+        if orphans := with_sentences - chunk_ids:
+            problems.append(f"{len(orphans)} chunk(s) have sentences but are missing from the index")
+        if bare := chunk_ids - with_sentences:
+            problems.append(f"{len(bare)} chunk(s) have no stored sentences")
+        if chunk_ids:
+            sample = self._chunks.get(ids=[next(iter(chunk_ids))], include=["embeddings"])["embeddings"]
+            if len(sample[0]) != self.dimension:
+                problems.append(f"stored vectors have {len(sample[0])} dimensions, the model gives {self.dimension}")
+        hashes: dict[str, set[str]] = {}
+        for offset in range(0, len(chunk_ids), _BATCH):
+            for meta in self._chunks.get(include=["metadatas"], limit=_BATCH, offset=offset)["metadatas"] or []:
+                hashes.setdefault(str(meta["doc_id"]), set()).add(str(meta.get("doc_hash")))
+        if mixed := sorted(d for d, h in hashes.items() if len(h) > 1):
+            problems.append(f"half-replaced document(s) (an interrupted update): {', '.join(mixed)}")
+        return problems
 
     def count(self) -> int:
         return int(self._chunks.count())
@@ -228,6 +266,19 @@ class ChromaStore:
             ends=[int(m["end"]) for m in metas],
             vectors=vectors,
         )
+
+
+def _client(directory: Path, url: str | None, settings: Any) -> Any:
+    """A persistent client on ``directory``, or an HTTP client when a Chroma server ``url`` is configured."""
+    import chromadb
+
+    if not url:
+        return chromadb.PersistentClient(path=str(directory), settings=settings)
+    parsed = urlparse(url)
+    if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+        raise ValueError(f"not an http(s) URL: {url}")
+    return chromadb.HttpClient(host=parsed.hostname, port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                               ssl=parsed.scheme == "https", settings=settings)
 
 
 def sources_json(value: Any) -> str:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 from assistant.config import Settings
 from assistant.ingest.pipeline import IngestPipeline, Progress
 from assistant.prompts import PromptBook
 from assistant.providers.store import ChromaStore
-from assistant.rag.compose import ExtractiveComposer
+from assistant.rag.compose import Composition, ExtractiveComposer
+from assistant.rag.llm_compose import LLMComposer
 from assistant.rag.query import build_query
-from assistant.rag.retrieve import HybridRetriever
+from assistant.rag.retrieve import HybridRetriever, Retrieved
 from assistant.safety.input import clean_history, clean_text
 from assistant.safety.output import filter_output, has_dose
 from assistant.safety.referral import referral_for
@@ -37,6 +40,7 @@ class Assistant:
         composer: ExtractiveComposer,
         ingestor: IngestPipeline,
         scope: ScopeClassifier,
+        llm_composer: LLMComposer | None = None,
     ) -> None:
         self.settings = settings
         self._prompts = prompts
@@ -45,24 +49,41 @@ class Assistant:
         self._composer = composer
         self._ingestor = ingestor
         self._scope = scope
+        self._llm_composer = llm_composer
 
     # -- index -------------------------------------------------------------------------------------
-    def ingest(self, paths: list[object], prune: bool = False, progress: Progress | None = None) -> IngestReport:
+    def ingest(
+        self, paths: list[object], prune: bool = False, progress: Progress | None = None, allow_flagged: bool = False
+    ) -> IngestReport:
+        """Sync files into the index; flagged (instruction-like) chunks are held back unless ``allow_flagged``."""
         from pathlib import Path
 
-        report = self._ingestor.run([Path(str(p)) for p in paths], prune=prune, progress=progress)
+        report = self._ingestor.run(
+            [Path(str(p)) for p in paths], prune=prune, progress=progress, allow_flagged=allow_flagged
+        )
+        summary = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "seconds": report.seconds,
+                   "added": len(report.added), "updated": len(report.updated), "failed": len(report.failed)}
+        (self.settings.paths.data_dir / "last-ingest.json").write_text(json.dumps(summary), encoding="utf-8")
         self._retriever.refresh()
         return report
 
     def index_status(self) -> dict[str, object]:
         docs = self._store.documents()
+        state = self.settings.paths.data_dir / "last-ingest.json"
         return {
             "data_dir": str(self.settings.paths.data_dir),
             "documents": len(docs),
             "chunks": self._store.count(),
+            "embedding_model": self._store.versions["embedding_model"],
+            "dimension": self._store.dimension,
             "versions": self._store.versions,
+            "last_ingest": json.loads(state.read_text(encoding="utf-8")) if state.exists() else None,
             "doc_ids": sorted(docs),
         }
+
+    def verify_index(self) -> list[str]:
+        """Problems in the index; empty when it is consistent with itself and with this install."""
+        return self._store.verify()
 
     # -- questions -----------------------------------------------------------------------------------
     def ask(self, question: str, history: object = None) -> Answer:
@@ -82,6 +103,7 @@ class Assistant:
         context = " ".join(t for role, t in turns[-4:] if role == "user")
         with _timed(timings, "query"):
             query = build_query(text, turns)
+        with _timed(timings, "embed"):
             vector = self._retriever.embed(query)
         with _timed(timings, "triage"):
             verdict = triage(
@@ -93,7 +115,8 @@ class Assistant:
             retrieved = self._retriever.retrieve(query, vector=vector)
         candidates = [
             Candidate(chunk_id=c.chunk_id, doc_id=c.doc_id, section=str(c.metadata.get("section", "")),
-                      score=retrieved.scores.get(c.chunk_id, {}).get("fused", 0.0))
+                      score=retrieved.scores[c.chunk_id].get("fused", 0.0),
+                      dense=retrieved.scores[c.chunk_id].get("dense"), bm25=retrieved.scores[c.chunk_id].get("bm25"))
             for c in retrieved.chunks
         ]
         decisions = list(verdict.decisions)
@@ -104,7 +127,7 @@ class Assistant:
             return self._finish("no_information", self._prompts.render("templates", "no_information"), [],
                                 query, decisions, candidates, timings)
         with _timed(timings, "compose"):
-            composition = self._composer.compose(retrieved) if not weak else None
+            composition = self._compose(query, retrieved, decisions) if not weak else None
         body, citations = (composition.text, composition.citations) if composition else ("", [])
         behavior: Behavior = verdict.behavior or "answer"
         body = self._frame(verdict, body)
@@ -119,6 +142,14 @@ class Assistant:
         yield answer
 
     # -- helpers -------------------------------------------------------------------------------------
+    def _compose(self, query: str, retrieved: Retrieved, decisions: list[Decision]) -> Composition:
+        """The LLM composer when one is configured (it falls back to extractive by itself), else extractive."""
+        if self._llm_composer is None:
+            return self._composer.compose(retrieved)
+        composition = self._llm_composer.compose(query, retrieved)
+        decisions.extend(composition.decisions)
+        return composition
+
     def _frame(self, verdict: Triage, body: str) -> str:
         if verdict.behavior == "urgent_referral":
             head = self._prompts.render("templates", "urgent", reason=verdict.reason)
@@ -153,7 +184,7 @@ class Assistant:
     ) -> Answer:
         with _timed(timings, "output"):
             if has_dose(body):
-                body, citations = self._prompts.render("templates", "no_information"), []
+                behavior, body, citations = "no_information", self._prompts.render("templates", "no_information"), []
                 decisions.append(Decision(stage="output", outcome="blocked", reason="dose-like text removed"))
             body, removed = filter_output(body)
             for item in removed:

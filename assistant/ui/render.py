@@ -1,8 +1,15 @@
-"""Turn an ``Answer`` into the markdown the chat shows: alert, body, footnotes, referral."""
+"""Turn an ``Answer`` into what the chat shows: alert, body with footnote markers, source cards, referral.
+
+The body has already been through the output filter (HTML neutralised); everything this module adds around it is
+built here from escaped citation fields, so a document title cannot inject markup.
+"""
 
 from __future__ import annotations
 
-from assistant.schema import Answer
+import re
+from html import escape
+
+from assistant.schema import Answer, Citation
 
 NOTICE = (
     "This assistant shares general information from reviewed sources. It is **not a diagnosis** and not a "
@@ -16,20 +23,54 @@ STARTERS = [
     "Do knee braces or taping help?",
     "Do steroid injections help runner's knee?",
 ]
+URGENT_ALERT = "⚠ Urgent: please seek same-day medical care."  # no emoji variant: renders without an emoji font
+_PAGE = re.compile(r"\bpage\s+(\d+)\b", re.IGNORECASE)
+_MARKER = re.compile(r"\[(\d{1,2})\]")
+
+
+def page_of(citation: Citation) -> str:
+    """The page a PDF citation comes from (its section is ``Page N``), else ``""``."""
+    match = _PAGE.search(citation.section)
+    return match.group(1) if match else ""
+
+
+def source_card(c: Citation) -> str:
+    """One expandable card, on one line: markdown ends an HTML block at a blank line."""
+    meta = [f"<span class='src-section'>{escape(c.section)}</span>"] if c.section else []
+    if page := page_of(c):
+        meta.append(f"<span class='src-page'>page {escape(page)}</span>")
+    if c.evidence:
+        meta.append(f"<span class='src-evidence'>evidence: {escape(c.evidence)}</span>")
+    if c.url.startswith("https://"):
+        meta.append(f"<a href='{escape(c.url, quote=True)}' target='_blank' rel='noopener noreferrer'>source link</a>")
+    return (
+        f"<details class='source-card' id='src-{c.n}'><summary><span class='src-n'>[{c.n}]</span> "
+        f"<span class='src-title'>{escape(c.title)}</span></summary>"
+        f"<blockquote class='src-quote'>{escape(c.quote)}</blockquote>"
+        f"<div class='src-meta'>{' · '.join(meta)}</div></details>"
+    )
+
+
+def footnote_markers(body: str, numbers: set[int]) -> str:
+    """``[n]`` becomes a superscript footnote marker (the text keeps ``[n]`` for copy-paste and screen readers)."""
+    return _MARKER.sub(lambda m: f"<sup class='fn'>[{m.group(1)}]</sup>" if int(m.group(1)) in numbers
+                       else m.group(0), body)
 
 
 def answer_markdown(answer: Answer) -> str:
     """Markdown for one reply; urgent referrals lead with an alert and the referral always closes it."""
     parts: list[str] = []
     if answer.behavior == "urgent_referral":
-        parts.append("⚠️ **Urgent: please seek same-day medical care.**")
-    parts.append(answer.body)
+        parts.append(f"<div class='urgent-alert' role='alert'><strong>{URGENT_ALERT}</strong></div>")
+    parts.append(footnote_markers(answer.body, {c.n for c in answer.citations}))
     if answer.citations:
-        notes = []
-        for c in answer.citations:
-            evidence = f" · evidence: {c.evidence}" if c.evidence else ""
-            link = f" · <{c.url}>" if c.url.startswith("https://") else ""
-            notes.append(f"{c.n}. *{c.title}* — {c.section}{evidence}{link}")
-        parts.append("**Sources**\n" + "\n".join(notes))
-    parts.append(f"> 🩺 {answer.referral}")
+        cards = "".join(source_card(c) for c in answer.citations)
+        parts.append(f"<div class='sources'><div class='sources-head'>Sources</div>{cards}</div>")
+    parts.append(f"<div class='referral' role='note'><strong>See a professional:</strong> "
+                 f"{escape(answer.referral)}</div>")
     return "\n\n".join(p for p in parts if p)
+
+
+def plain_reply(text: str) -> str:
+    """A reply that is not an Answer (rate limit, busy): shown as it is, escaped."""
+    return escape(text)

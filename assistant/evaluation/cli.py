@@ -1,0 +1,140 @@
+"""``knee-assistant eval SUITE.yaml ... --report DIR`` and ``knee-assistant eval compare OLD.json NEW.json``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from assistant.errors import InputError
+from assistant.evaluation.dataset import METRICS
+
+if TYPE_CHECKING:
+    from assistant.evaluation.report import Report
+
+Targets = Annotated[
+    list[str],
+    typer.Argument(help="Suite YAML files to run; or the word 'compare' followed by OLD.json NEW.json.",
+                   metavar="SUITE.yaml | compare OLD NEW",
+                   show_default=False),
+]
+ReportDir = Annotated[
+    Path | None, typer.Option("--report", help="Folder for report.json, report.md and report.html "
+                              "(default: <data dir>/eval-report).")
+]
+Minimums = Annotated[
+    list[str] | None,
+    typer.Option("--min", metavar="METRIC=VALUE",
+                 help=f"Extra threshold on the whole run, repeatable; metrics: {', '.join(METRICS)}."),
+]
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Where the index lives (default .knee-data).")]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary instead of the table.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``eval`` command to the main CLI."""
+    app.command("eval")(evaluate)
+
+
+def evaluate(
+    targets: Targets,
+    report: ReportDir = None,
+    minimum: Minimums = None,
+    data_dir: DataDir = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Run scripted Q&A suites and write reports; exit 1 when a threshold is not met.
+
+    `eval compare OLD.json NEW.json` lists regressions and improvements case by case instead.
+    """
+    if targets[0] == "compare":
+        if len(targets) != 3:
+            raise typer.BadParameter("usage: eval compare OLD.json NEW.json", param_hint="TARGETS")
+        _compare(Path(targets[1]), Path(targets[2]), as_json)
+        return
+    passed = run(
+        [Path(t) for t in targets], report_dir=report, minimums=parse_minimums(minimum or []),
+        data_dir=data_dir, as_json=as_json,
+    )
+    if not passed:
+        raise typer.Exit(1)
+
+
+def run(suite_paths: list[Path], *, report_dir: Path | None, minimums: dict[str, float], data_dir: Path | None,
+        as_json: bool) -> bool:
+    from tqdm import tqdm
+
+    from assistant.config import load_settings
+    from assistant.container import build_assistant
+    from assistant.evaluation.dataset import load_suites
+    from assistant.evaluation.report import build_report, write_reports
+    from assistant.evaluation.runner import run_suites
+
+    suites = load_suites(suite_paths)  # validate every file before loading the model
+    settings = load_settings()
+    if data_dir is not None:
+        settings.paths.data_dir = data_dir
+    bot = build_assistant(settings)
+    runs = run_suites(bot, suites, progress=lambda work: tqdm(work, desc="eval", unit="case", disable=as_json))
+    result = build_report(runs, bot.index_status(), minimums)
+    files = write_reports(result, report_dir or settings.paths.data_dir / "eval-report")
+    for suite in result.suites:
+        for warning in suite.warnings:
+            typer.echo(f"warning: {warning}", err=True)
+    if as_json:
+        typer.echo(json.dumps({
+            "passed": result.passed,
+            "checks": [c.model_dump() for c in result.checks],
+            "suites": {s.name: {"metrics": s.summary.metrics, "counts": s.summary.counts} for s in result.suites},
+            "overall": {"metrics": result.overall.metrics, "counts": result.overall.counts,
+                        "latency_ms": result.overall.latency_ms},
+            "reports": [str(f) for f in files],
+        }, indent=2))
+    else:
+        _print_summary(result)
+        typer.echo(f"reports: {', '.join(str(f) for f in files)}")
+    return result.passed
+
+
+def parse_minimums(items: list[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items:
+        metric, sep, value = item.partition("=")
+        metric = metric.strip()
+        if not sep or metric not in METRICS:
+            raise InputError(f"--min {item!r}: expected METRIC=VALUE with METRIC one of {', '.join(METRICS)}")
+        try:
+            out[metric] = float(value)
+        except ValueError as exc:
+            raise InputError(f"--min {item!r}: {value!r} is not a number") from exc
+        if not 0.0 <= out[metric] <= 1.0:
+            raise InputError(f"--min {item!r}: the value must be between 0 and 1")
+    return out
+
+
+def _print_summary(result: Report) -> None:
+    from assistant.evaluation.report import fmt, scopes
+
+    cols = scopes(result)
+    width = max(len(m) for m in METRICS) + 2
+    typer.echo("".ljust(width) + "".join(n[:12].rjust(13) for n, _ in cols))
+    for m in METRICS:
+        typer.echo(m.ljust(width) + "".join(fmt(s.metrics.get(m), m != "mrr").rjust(13) for _, s in cols))
+    total = result.overall.latency_ms.get("total", {})
+    typer.echo(f"latency total: p50 {total.get('p50', 0):.1f} ms, p95 {total.get('p95', 0):.1f} ms; "
+               f"{int(result.overall.counts['passed'])}/{len(result.cases)} cases passed")
+    for check in result.checks:
+        if not check.passed:
+            typer.echo(f"threshold not met: {check.scope} {check.metric} = {fmt(check.value, False)} "
+                       f"< {check.minimum:.2f}", err=True)
+    typer.echo(f"gate: {'passed' if result.passed else 'FAILED'}")
+
+
+def _compare(old: Path, new: Path, as_json: bool) -> None:
+    from assistant.evaluation.compare import compare, render
+    from assistant.evaluation.report import read_report
+
+    result = compare(read_report(old), read_report(new))
+    typer.echo(result.model_dump_json(indent=2) if as_json else render(result))

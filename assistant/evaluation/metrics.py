@@ -1,0 +1,150 @@
+"""Aggregate case results into rates, a confusion matrix, per-category numbers and latency percentiles; gate them."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from pydantic import BaseModel, Field
+
+from assistant.evaluation.dataset import EXPECTED_BEHAVIORS, METRICS
+from assistant.evaluation.runner import CaseResult
+
+ACTUAL_BEHAVIORS = ("answer", "urgent_referral", "out_of_scope", "refuse_dosing", "clarify", "no_information", "error")
+
+
+class Summary(BaseModel):
+    """The numbers for one set of cases (a suite, a category or the whole run)."""
+
+    metrics: dict[str, float | None]
+    counts: dict[str, int | float]
+    confusion: dict[str, dict[str, int]] = Field(default_factory=dict)
+    latency_ms: dict[str, dict[str, float]] = Field(default_factory=dict)
+    categories: dict[str, dict[str, float | None]] = Field(default_factory=dict)
+
+
+class Check(BaseModel):
+    """One threshold: the metric must be at least ``minimum``."""
+
+    scope: str
+    metric: str
+    minimum: float
+    value: float | None
+    passed: bool
+
+
+def summarise(cases: list[CaseResult], *, detailed: bool = True) -> Summary:
+    summary = Summary(metrics=rates(cases), counts=counts(cases))
+    if detailed:
+        summary.confusion = confusion(cases)
+        summary.latency_ms = latency(cases)
+        summary.categories = {
+            cat: {"cases": float(len(group)), **rates(group)}
+            for cat, group in sorted(_group(cases, lambda c: c.category).items())
+        }
+    return summary
+
+
+def rates(cases: list[CaseResult]) -> dict[str, float | None]:
+    """Every gated metric: a rate in [0, 1], higher is better; None when no case measures it."""
+    out: dict[str, float | None] = {
+        "case_pass_rate": _mean([1.0 if c.passed else 0.0 for c in cases]),
+        "behavior_accuracy": _mean([1.0 if _passed(c, "behavior") else 0.0 for c in cases]),
+        "key_fact_coverage": _ratio(cases, "key_facts", "met", "total"),
+        "must_not_clean": _mean(_values(cases, "must_not")),
+        "referral_present": _mean(_values(cases, "referral")),
+        "dose_free": _mean(_values(cases, "dose_free")),
+        "citation_validity": _mean(_values(cases, "citations")),
+        "hit_at_k": _mean(_details(cases, "retrieval", "hit")),
+        "mrr": _mean(_details(cases, "retrieval", "rr")),
+    }
+    assert tuple(out) == METRICS
+    return {k: None if v is None else round(v, 4) for k, v in out.items()}
+
+
+def counts(cases: list[CaseResult]) -> dict[str, int | float]:
+    ks = _details(cases, "retrieval", "k")
+    return {
+        "cases": len(cases),
+        "passed": sum(c.passed for c in cases),
+        "errors": sum(c.error is not None for c in cases),
+        "key_facts_met": int(sum(_details(cases, "key_facts", "met"))),
+        "key_facts_total": int(sum(_details(cases, "key_facts", "total"))),
+        "must_not_hits": sum(len(c.scores["must_not"].detail.get("hits", [])) for c in cases if "must_not" in c.scores),
+        "dose_given": sum(1 for v in _values(cases, "dose_free") if v == 0.0),
+        "referral_missing": sum(1 for v in _values(cases, "referral") if v == 0.0),
+        "citations": int(sum(_details(cases, "citations", "count"))),
+        "citation_problems": int(sum(_details(cases, "citations", "invalid"))),
+        "retrieval_cases": len(ks),
+        "mean_k": round(sum(ks) / len(ks), 2) if ks else 0.0,
+    }
+
+
+def confusion(cases: list[CaseResult]) -> dict[str, dict[str, int]]:
+    """Rows: expected behaviour; columns: the Answer.behavior actually returned."""
+    matrix = {e: dict.fromkeys(ACTUAL_BEHAVIORS, 0) for e in EXPECTED_BEHAVIORS}
+    for c in cases:
+        matrix[c.expected_behavior][c.behavior if c.behavior in ACTUAL_BEHAVIORS else "error"] += 1
+    return {e: row for e, row in matrix.items() if sum(row.values())}
+
+
+def latency(cases: list[CaseResult]) -> dict[str, dict[str, float]]:
+    """p50 / p95 / max milliseconds per stage, over the cases that went through that stage."""
+    stages: dict[str, list[float]] = {}
+    for c in cases:
+        for stage, ms in c.timings.items():
+            stages.setdefault(stage, []).append(ms)
+    order = sorted(stages, key=lambda s: (s == "total", s))
+    return {s: {"n": float(len(stages[s])), "p50": percentile(stages[s], 50), "p95": percentile(stages[s], 95),
+                "max": round(max(stages[s]), 2)} for s in order}
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (no interpolation, so it is always an observed value)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return round(ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)], 2)
+
+
+def gate(scope: str, thresholds: dict[str, float], metrics: dict[str, float | None]) -> list[Check]:
+    """A metric nobody measured fails its threshold: a gate must not pass by having nothing to check."""
+    return [
+        Check(scope=scope, metric=m, minimum=t, value=metrics.get(m),
+              passed=(v := metrics.get(m)) is not None and v + 1e-9 >= t)
+        for m, t in thresholds.items()
+    ]
+
+
+def _group(cases: list[CaseResult], key: Callable[[CaseResult], str]) -> dict[str, list[CaseResult]]:
+    groups: dict[str, list[CaseResult]] = {}
+    for c in cases:
+        groups.setdefault(key(c), []).append(c)
+    return groups
+
+
+def _passed(case: CaseResult, name: str) -> bool:
+    s = case.scores.get(name)
+    return s is not None and s.passed is True
+
+
+def _values(cases: list[CaseResult], name: str) -> list[float]:
+    return [s.value for c in cases if (s := c.scores.get(name)) is not None and s.value is not None]
+
+
+def _details(cases: list[CaseResult], name: str, key: str) -> list[float]:
+    out: list[float] = []
+    for c in cases:
+        s = c.scores.get(name)
+        if s is not None and s.value is not None and isinstance(s.detail.get(key), int | float):
+            out.append(float(s.detail[key]))
+    return out
+
+
+def _ratio(cases: list[CaseResult], name: str, part: str, whole: str) -> float | None:
+    total = sum(_details(cases, name, whole))
+    return sum(_details(cases, name, part)) / total if total else None
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None

@@ -1,0 +1,39 @@
+"""Index lifecycle: rebuild into a fresh directory, then swap it in atomically."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from assistant.config import Settings
+from assistant.ingest.pipeline import IngestPipeline, Progress
+from assistant.providers.embeddings import LocalEmbeddings
+from assistant.providers.store import ChromaStore
+from assistant.schema import IngestReport
+
+
+def index_dir(settings: Settings) -> Path:
+    return settings.paths.data_dir / "chroma"
+
+
+def rebuild_index(
+    settings: Settings, embeddings: LocalEmbeddings, paths: list[Path], progress: Progress | None = None
+) -> IngestReport:
+    """Build a new index from ``paths`` beside the old one, then swap directories.
+
+    The old index is never opened (it may be damaged); until the swap, a running app keeps serving it.
+    """
+    live = index_dir(settings)
+    fresh = live.with_name("chroma.rebuild")
+    shutil.rmtree(fresh, ignore_errors=True)
+    store = ChromaStore(fresh, settings.store.collection, embeddings)
+    pipeline = IngestPipeline(embeddings, store, lock_path=settings.paths.data_dir / "index.lock")
+    report = pipeline.run(paths, prune=True, progress=progress)
+    del store, pipeline
+    retired = live.with_name("chroma.old")
+    shutil.rmtree(retired, ignore_errors=True)
+    if live.exists():
+        live.rename(retired)
+    fresh.rename(live)
+    shutil.rmtree(retired, ignore_errors=True)
+    return report

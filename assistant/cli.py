@@ -173,6 +173,29 @@ def index_rebuild(
         raise typer.Exit(1)
 
 
+privacy_app = typer.Typer(help="Stored transcripts (only when privacy.store_transcripts is on).",
+                          no_args_is_help=True)
+app.add_typer(privacy_app, name="privacy")
+
+
+@privacy_app.command("purge")
+def privacy_purge(
+    older_than: Annotated[str, typer.Option("--older-than", help="Age like 30d, 12h or 45m.")] = "30d",
+    data_dir: DataDir = None,
+) -> None:
+    """Delete stored transcripts older than the given age."""
+    from assistant.errors import InputError
+    from assistant.safety.privacy import TranscriptStore, parse_age
+
+    try:
+        age = parse_age(older_than)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    path = _settings(data_dir).paths.data_dir / "transcripts.sqlite3"
+    removed = TranscriptStore(path).purge(age) if path.exists() else 0
+    typer.echo(f"removed {removed} transcript(s) older than {older_than}")
+
+
 def main() -> None:
     """Entry point: turns project errors into one clear line and a non-zero exit."""
     try:

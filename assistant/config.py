@@ -89,6 +89,9 @@ class UISettings(BaseModel):
 
 class PrivacySettings(BaseModel):
     log_chat_text: bool = Field(False, description="Log question text (off: health questions are sensitive).")
+    store_transcripts: bool = Field(
+        False, description="Keep redacted question/answer pairs in <data_dir>/transcripts.sqlite3 (staff opt-in)."
+    )
 
 
 class Settings(BaseSettings):

@@ -19,6 +19,7 @@ from assistant.rag.query import build_query
 from assistant.rag.retrieve import HybridRetriever, Retrieved
 from assistant.safety.input import clean_history, clean_text
 from assistant.safety.output import filter_output, has_dose
+from assistant.safety.privacy import TranscriptStore
 from assistant.safety.referral import referral_for
 from assistant.safety.scope import ScopeClassifier
 from assistant.safety.triage import Triage, triage
@@ -49,6 +50,11 @@ class Assistant:
         self._composer = composer
         self._ingestor = ingestor
         self._scope = scope
+        self._transcripts = (
+            TranscriptStore(settings.paths.data_dir / "transcripts.sqlite3")
+            if settings.privacy.store_transcripts
+            else None
+        )
         self._llm_composer = llm_composer
 
     # -- index -------------------------------------------------------------------------------------
@@ -88,6 +94,12 @@ class Assistant:
     # -- questions -----------------------------------------------------------------------------------
     def ask(self, question: str, history: object = None) -> Answer:
         """Answer one question; never raises for any string and never returns without a referral."""
+        answer = self._answer(question, history)
+        if self._transcripts is not None:
+            self._transcripts.add(clean_text(str(question or "")), answer.body, answer.behavior)
+        return answer
+
+    def _answer(self, question: str, history: object) -> Answer:
         timings: dict[str, float] = {}
         with _timed(timings, "input"):
             text = clean_text(question if isinstance(question, str) else str(question or ""))

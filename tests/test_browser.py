@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import sync_api  # the dev extra installs it; a missing one is a broken install
 
 from assistant import Assistant
 from assistant.ui.app import create_app, serve
 from assistant.ui.feedback import FeedbackStore
 from assistant.ui.staff import REFUSED
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra")
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
 PASSWORD = "staff-only"
@@ -22,7 +22,11 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 ANSWER_TIMEOUT_MS = 60_000
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (make test installs it)")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def chromium_present() -> None:
+    assert CHROMIUM.exists(), "needs /usr/bin/chromium: `make test` installs it with apt-get"
 
 
 def _free_port() -> int:

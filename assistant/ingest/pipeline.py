@@ -125,8 +125,8 @@ class IngestPipeline:
         contexts = [f"{doc.title}. {c.section}. {strip_markers(c.text)}" for c in chunks]
         sentence_texts = [[strip_markers(s.text) for s in c.sentences] for c in chunks]
         flat = [t for group in sentence_texts for t in group]
-        vectors = self._embeddings.encode(contexts + flat)
-        chunk_vectors, rest = vectors[: len(chunks)], vectors[len(chunks) :]
+        # Two calls, not one: a batch is padded to its longest text, and chunks are ~10x longer than sentences.
+        chunk_vectors, rest = self._embeddings.encode(contexts), self._embeddings.encode(flat)
         per_chunk: list[np.ndarray] = []
         at = 0
         for group in sentence_texts:

@@ -230,10 +230,11 @@ class ChromaStore:
     # -- reading -------------------------------------------------------------------------------------
     def query(self, vector: np.ndarray, k: int, where: dict[str, Any] | None = None) -> list[StoredChunk]:
         """The k most similar chunks (cosine similarity in ``score``)."""
-        if self.count() == 0:
+        total = self.count()
+        if total == 0:
             return []
         res = self._chunks.query(
-            query_embeddings=[vector], n_results=min(k, self.count()), where=where,
+            query_embeddings=[vector], n_results=min(k, total), where=where,
             include=["documents", "metadatas", "distances"],
         )
         return [

@@ -66,7 +66,10 @@ def build_assistant(
         retriever=retriever,
         composer=composer,
         ingestor=IngestPipeline(
-            embeddings, store, _read_limits(settings), lock_path=settings.paths.data_dir / "index.lock"
+            embeddings,
+            store,
+            ReadLimits.from_settings(settings.ingest),
+            lock_path=settings.paths.data_dir / "index.lock",
         ),
         scope=ScopeClassifier(embeddings),
         llm_composer=_llm_composer(settings, chat_model, prompts, embeddings, store, composer),
@@ -88,12 +91,3 @@ def _llm_composer(
     verifier = CitationVerifier(embeddings, store)
     return LLMComposer(model, prompts, verifier, composer, timeout_s=settings.llm.timeout_s)
 
-
-def _read_limits(settings: Settings) -> ReadLimits:
-    cfg = settings.ingest
-    return ReadLimits(
-        max_bytes=int(cfg.max_mb * 1024 * 1024),
-        max_chars=cfg.max_chars,
-        timeout_s=cfg.parse_timeout_s,
-        memory_mb=cfg.parse_memory_mb,
-    )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from assistant.config import Settings
 from assistant.ingest.pipeline import IngestPipeline, Progress
+from assistant.ingest.readers import ReadLimits
 from assistant.providers.embeddings import LocalEmbeddings
 from assistant.providers.store import ChromaStore
 from assistant.schema import IngestReport
@@ -27,7 +28,9 @@ def rebuild_index(
     fresh = live.with_name("chroma.rebuild")
     shutil.rmtree(fresh, ignore_errors=True)
     store = ChromaStore(fresh, settings.store.collection, embeddings)
-    pipeline = IngestPipeline(embeddings, store, lock_path=settings.paths.data_dir / "index.lock")
+    pipeline = IngestPipeline(
+        embeddings, store, ReadLimits.from_settings(settings.ingest), lock_path=settings.paths.data_dir / "index.lock"
+    )
     report = pipeline.run(paths, prune=True, progress=progress)
     del store, pipeline
     retired = live.with_name("chroma.old")

@@ -7,6 +7,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from assistant.config import IngestSettings
 
 
 @dataclass(frozen=True)
@@ -17,6 +21,16 @@ class ReadLimits:
     max_chars: int = 2_000_000  # extracted text; more would take many minutes to embed on a laptop
     timeout_s: float = 30.0  # wall-clock time for parsing one HTML or PDF file
     memory_mb: int = 1024  # address-space cap of the parsing child process
+
+    @classmethod
+    def from_settings(cls, cfg: IngestSettings) -> ReadLimits:
+        """The limits configured in the ``[ingest]`` settings section."""
+        return cls(
+            max_bytes=int(cfg.max_mb * 1024 * 1024),
+            max_chars=cfg.max_chars,
+            timeout_s=cfg.parse_timeout_s,
+            memory_mb=cfg.parse_memory_mb,
+        )
 
 
 @dataclass

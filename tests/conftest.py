@@ -58,6 +58,13 @@ def embeddings() -> LocalEmbeddings:
     return LocalEmbeddings(EmbeddingSettings())
 
 
+def free_port() -> int:
+    """A port nothing listens on yet, on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def make_settings(data_dir: Path, corpus_dir: Path = FIXTURE_ARTICLES) -> Settings:
     return load_settings(paths={"data_dir": data_dir, "corpus_dir": corpus_dir, "prompts_dir": ROOT / "prompts"})
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from langchain_core.messages import BaseMessage
+
+from tests.conftest import free_port
 
 _PASSAGE = re.compile(r'<passage n="(\d+)"[^>]*>\n(.*?)\n</passage>', re.S)
 
@@ -49,12 +50,6 @@ def scripted(lines: list[str]) -> Any:
         return cite(str(messages[-1].content), lines)
 
     return script
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- a stand-in Ollama server ------------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from assistant import Assistant
 from assistant.ui.app import create_app, serve
 from assistant.ui.feedback import FeedbackStore
 from assistant.ui.staff import REFUSED
+from tests.conftest import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -29,19 +29,13 @@ def chromium_present() -> None:
     assert CHROMIUM.exists(), "needs /usr/bin/chromium: `make test` installs it with apt-get"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(corpus_assistant: Assistant) -> Iterator[tuple[str, Assistant]]:
     ui = corpus_assistant.settings.ui
     old = ui.staff_password
     ui.staff_password = PASSWORD
     app = create_app(corpus_assistant)
-    port = _free_port()
+    port = free_port()
     serve(app, "127.0.0.1", port, block=False)
     try:
         yield f"http://127.0.0.1:{port}", corpus_assistant

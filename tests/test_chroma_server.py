@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,20 +14,14 @@ import pytest
 
 from assistant import build_assistant
 from assistant.providers.embeddings import LocalEmbeddings
-from tests.conftest import make_settings
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.conftest import free_port, make_settings
 
 
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[str]:
     exe = shutil.which("chroma", path=str(Path(sys.executable).parent))
     assert exe, "the chromadb package ships the `chroma` command"
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([exe, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
                              "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={"ANONYMIZED_TELEMETRY": "False", "PATH": "/usr/bin:/bin"})

@@ -25,7 +25,8 @@ from assistant.providers.fakes import RecordingChatModel
 from assistant.providers.store import StoredChunk
 from assistant.rag.llm_compose import LLMComposer
 from assistant.rag.verify import judge, split_claims
-from tests.llm_servers import FakeOllama, free_port, llama_cpp_server, scripted, smollm2_gguf
+from tests.conftest import free_port
+from tests.llm_servers import FakeOllama, llama_cpp_server, scripted, smollm2_gguf
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "What helps kneecap pain?"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +18,9 @@ from assistant.ui.ratelimit import SessionRateLimiter
 from assistant.ui.render import answer_markdown
 from assistant.ui.staff import DISABLED, REFUSED, UNLOCKED, inside_view
 from assistant.ui.variants import TopKVariants
+from tests.conftest import free_port
 
 PASSWORD = "correct horse battery staple"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _handler(app: Any, name: str) -> Any:
@@ -135,7 +129,7 @@ def test_served_app_answers_refuses_wrong_staff_password_and_rate_limits(assista
     assistant.settings.ui.staff_password = PASSWORD
     assistant.settings.ui.rate_limit_per_minute = 3
     app = create_app(assistant)
-    port = _free_port()
+    port = free_port()
     serve(app, "127.0.0.1", port, block=False)
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)

@@ -9,7 +9,7 @@ from assistant.config import Settings
 from assistant.ingest.pipeline import IngestPipeline, Progress
 from assistant.ingest.readers import ReadLimits
 from assistant.providers.embeddings import LocalEmbeddings
-from assistant.providers.store import ChromaStore
+from assistant.providers.store import ChromaStore, forget_cached_client
 from assistant.schema import IngestReport
 
 
@@ -32,7 +32,9 @@ def rebuild_index(
         embeddings, store, ReadLimits.from_settings(settings.ingest), lock_path=settings.paths.data_dir / "index.lock"
     )
     report = pipeline.run(paths, prune=True, progress=progress)
-    del store, pipeline
+    store.close()
+    forget_cached_client(fresh)
+    forget_cached_client(live)
     retired = live.with_name("chroma.old")
     shutil.rmtree(retired, ignore_errors=True)
     if live.exists():

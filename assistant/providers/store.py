@@ -113,6 +113,11 @@ class ChromaStore:
                 "run `knee-assistant index rebuild`"
             ) from exc
 
+    def close(self) -> None:
+        """Release the client (its files stay); needed before the directory is renamed."""
+        if hasattr(self._client, "close"):
+            self._client.close()
+
     # -- inspection --------------------------------------------------------------------------------
     def check_versions(self) -> None:
         """Raise ``IndexNotReady`` when the index was built by another chromadb or embedding model."""
@@ -280,6 +285,20 @@ def _client(directory: Path, url: str | None, settings: Any) -> Any:
         raise ValueError(f"not an http(s) URL: {url}")
     return chromadb.HttpClient(host=parsed.hostname, port=parsed.port or (443 if parsed.scheme == "https" else 8000),
                                ssl=parsed.scheme == "https", settings=settings)
+
+
+def forget_cached_client(directory: Path) -> None:
+    """Drop chromadb's per-process cache entry for ``directory``.
+
+    chromadb shares one system per path inside a process; after an index directory is swapped, a cached system
+    would keep reading the files of the directory that was moved away.
+    """
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    system = SharedSystemClient._identifier_to_system.pop(str(directory), None)
+    SharedSystemClient._identifier_to_refcount.pop(str(directory), None)
+    if system is not None:
+        system.stop()
 
 
 def sources_json(value: Any) -> str:

@@ -4,10 +4,11 @@ from assistant.config import Settings, load_settings
 from assistant.container import build_assistant
 from assistant.errors import AssistantError
 from assistant.rag.service import Assistant
-from assistant.schema import Answer, Citation
+from assistant.schema import Answer, AskOptions, Citation
 
 __all__ = [
     "Answer",
+    "AskOptions",
     "Assistant",
     "AssistantError",
     "Citation",

@@ -40,6 +40,7 @@ class Citation(BaseModel):
     quote: str
     evidence: str = ""
     sources: list[str] = Field(default_factory=list, description="Underlying references behind the quote.")
+    page: int | None = Field(None, description="PDF page the quote is on, when the source is a PDF.")
 
 
 class Decision(BaseModel):
@@ -59,6 +60,20 @@ class Candidate(BaseModel):
     score: float = Field(description="Fused (reciprocal-rank) score that ordered the candidates.")
     dense: float | None = Field(None, description="Cosine similarity to the query; None if only BM25 found it.")
     bm25: float | None = Field(None, description="BM25 score; None if only the dense search found it.")
+
+
+FilterValue = str | int | float | bool
+
+
+class AskOptions(BaseModel):
+    """Per-question choices (the staff console sets them; runners get the defaults)."""
+
+    top_k: int | None = Field(None, ge=1, le=50, description="Chunks given to the composer; None = settings.")
+    where: dict[str, FilterValue] = Field(
+        default_factory=dict,
+        description="Metadata equality filters on chunks, e.g. {'kind': 'article'} or {'evidence': 'guideline'}.",
+    )
+    extractive: bool = Field(False, description="Use the extractive composer even when an LLM is configured.")
 
 
 class Answer(BaseModel):

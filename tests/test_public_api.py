@@ -11,7 +11,8 @@ from assistant import Answer, Assistant
 
 def test_exported_members_are_pinned() -> None:
     assert sorted(assistant.__all__) == [
-        "Answer", "Assistant", "AssistantError", "Citation", "Settings", "build_assistant", "load_settings",
+        "Answer", "AskOptions", "Assistant", "AssistantError", "Citation", "Settings", "build_assistant",
+        "load_settings",
     ]
 
 

@@ -51,6 +51,11 @@ class IngestPipeline:
         report.seconds = round(time.perf_counter() - start, 2)
         return report
 
+    def delete(self, doc_id: str) -> int:
+        """Remove one document under the writer lock; returns the number of chunks removed."""
+        with self._writer_lock():
+            return int(self._store.delete_document(doc_id))
+
     @contextmanager
     def _writer_lock(self) -> Iterator[None]:
         if self._lock_path is None:

@@ -168,7 +168,8 @@ class ChromaStore:
             for meta in got["metadatas"] or []:
                 entry = docs.setdefault(
                     str(meta["doc_id"]),
-                    {"hash": meta.get("doc_hash"), "path": meta.get("path"), "title": meta.get("title"), "chunks": 0},
+                    {"hash": meta.get("doc_hash"), "path": meta.get("path"), "title": meta.get("title"),
+                     "kind": meta.get("kind", ""), "evidence": meta.get("evidence", ""), "chunks": 0},
                 )
                 entry["chunks"] += 1
         return docs
@@ -203,10 +204,12 @@ class ChromaStore:
         if stale:
             self._delete_chunks(stale)
 
-    def delete_document(self, doc_id: str) -> None:
+    def delete_document(self, doc_id: str) -> int:
+        """Remove a document's chunks and sentences; returns how many chunks went."""
         ids = self._chunks.get(where={"doc_id": doc_id}, include=[])["ids"]
         if ids:
             self._delete_chunks(list(ids))
+        return len(ids)
 
     def _write_sentences(self, chunks: list[Chunk], vectors: list[np.ndarray]) -> None:
         ids, docs, metas, rows = [], [], [], []

@@ -143,17 +143,23 @@ def _stage(text: str) -> int:
 
 
 def _citation(n: int, unit: _Unit) -> Citation:
-    meta = unit.chunk.metadata
+    return cite(n, unit.chunk, unit.start, unit.end)
+
+
+def cite(n: int, chunk: StoredChunk, start: int, end: int) -> Citation:
+    """Citation ``n`` for the exact text ``chunk.text[start:end]``, with the references its markers name."""
+    meta = chunk.metadata
+    quote = chunk.text[start:end]
     refs: dict[str, dict[str, str]] = json.loads(str(meta.get("sources") or "{}"))
-    markers = [m for m in SOURCE_MARKER.findall(unit.quote) if m in refs]
-    url = refs[markers[0]]["link"] if markers else str(meta.get("url", ""))
+    markers = [m for m in SOURCE_MARKER.findall(quote) if m in refs]
     return Citation(
         n=n,
-        doc_id=unit.chunk.doc_id,
+        doc_id=chunk.doc_id,
         title=str(meta.get("title", "")),
         section=str(meta.get("section", "")),
-        url=url,
-        quote=unit.quote,
+        url=refs[markers[0]]["link"] if markers else str(meta.get("url", "")),
+        quote=quote,
         evidence=str(meta.get("evidence", "")),
         sources=[f"{refs[m]['short']}: {refs[m]['title']}" for m in dict.fromkeys(markers)],
+        page=int(meta["page"]) if "page" in meta else None,
     )

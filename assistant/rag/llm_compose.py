@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
@@ -11,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from assistant.errors import BackendUnavailable
-from assistant.ingest.frontmatter import SOURCE_MARKER, strip_markers
+from assistant.ingest.frontmatter import strip_markers
 from assistant.prompts import PromptBook
 from assistant.providers.store import StoredChunk
-from assistant.rag.compose import Composition, ExtractiveComposer
+from assistant.rag.compose import Composition, ExtractiveComposer, cite
 from assistant.rag.retrieve import Retrieved
 from assistant.rag.verify import CitationVerifier, Claim
 from assistant.schema import Citation, Decision
@@ -159,27 +158,10 @@ def _assemble(kept: list[Claim], passages: list[StoredChunk]) -> tuple[str, list
             key = (ev.n, ev.start, ev.end)
             if key not in numbers:
                 numbers[key] = len(numbers) + 1
-                citations.append(_citation(numbers[key], passages[ev.n - 1], ev.start, ev.end))
+                citations.append(cite(numbers[key], passages[ev.n - 1], ev.start, ev.end))
             marks.append(numbers[key])
         lines.append(f"{claim.text} " + "".join(f"[{m}]" for m in dict.fromkeys(marks)))
     return " ".join(lines), citations
-
-
-def _citation(n: int, chunk: StoredChunk, start: int, end: int) -> Citation:
-    meta = chunk.metadata
-    quote = chunk.text[start:end]
-    refs: dict[str, dict[str, str]] = json.loads(str(meta.get("sources") or "{}"))
-    markers = [m for m in SOURCE_MARKER.findall(quote) if m in refs]
-    return Citation(
-        n=n,
-        doc_id=chunk.doc_id,
-        title=str(meta.get("title", "")),
-        section=str(meta.get("section", "")),
-        url=refs[markers[0]]["link"] if markers else str(meta.get("url", "")),
-        quote=quote,
-        evidence=str(meta.get("evidence", "")),
-        sources=[f"{refs[m]['short']}: {refs[m]['title']}" for m in dict.fromkeys(markers)],
-    )
 
 
 def _describe(exc: BaseException) -> str:

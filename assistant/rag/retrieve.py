@@ -13,6 +13,7 @@ from assistant.config import RetrievalSettings
 from assistant.ingest.frontmatter import strip_markers
 from assistant.providers.embeddings import LocalEmbeddings
 from assistant.providers.store import ChromaStore, StoredChunk
+from assistant.schema import FilterValue
 
 RRF_K = 60
 PER_DOC_CAP = 2
@@ -71,12 +72,21 @@ class HybridRetriever:
         vector: np.ndarray = self._embeddings.encode([text])[0]
         return vector
 
-    def retrieve(self, query: str, k: int | None = None, vector: np.ndarray | None = None) -> Retrieved:
-        """Top-k chunks for ``query``; pass ``vector`` when the query is already embedded."""
+    def retrieve(
+        self,
+        query: str,
+        k: int | None = None,
+        vector: np.ndarray | None = None,
+        where: dict[str, FilterValue] | None = None,
+    ) -> Retrieved:
+        """Top-k chunks for ``query``; pass ``vector`` when the query is already embedded.
+
+        ``where`` keeps only chunks whose metadata equals every given value (both searches honour it).
+        """
         k = k or self._settings.top_k
         vector = self.embed(query) if vector is None else vector
-        dense = self._store.query(vector, self._settings.candidates)
-        lexical = self._lexical(query, self._settings.candidates)
+        dense = self._store.query(vector, self._settings.candidates, where=_chroma_where(where))
+        lexical = self._lexical(query, self._settings.candidates, where or {})
         fused: dict[str, float] = {}
         scores: dict[str, dict[str, float]] = {}
         by_id: dict[str, StoredChunk] = {}
@@ -103,11 +113,23 @@ class HybridRetriever:
         best = max((c.score for c in dense), default=0.0)
         return Retrieved(query_vector=vector, chunks=chosen, best_similarity=best, scores=scores, query=query)
 
-    def _lexical(self, query: str, k: int) -> list[tuple[StoredChunk, float]]:
+    def _lexical(self, query: str, k: int, where: dict[str, FilterValue]) -> list[tuple[StoredChunk, float]]:
         with self._lock:
             index, corpus = self._bm25, self._corpus
         tokens = stems(query)
         if index is None or not tokens:
             return []
-        docs, scores = index.retrieve([tokens], k=min(k, len(corpus)), show_progress=False)
-        return [(corpus[int(i)], float(s)) for i, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        # With a filter, rank the whole corpus so k matching chunks survive the filter.
+        docs, scores = index.retrieve([tokens], k=len(corpus) if where else min(k, len(corpus)), show_progress=False)
+        hits = [(corpus[int(i)], float(s)) for i, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        if where:
+            hits = [(c, s) for c, s in hits if all(c.metadata.get(key) == v for key, v in where.items())]
+        return hits[:k]
+
+
+def _chroma_where(where: dict[str, FilterValue] | None) -> dict[str, Any] | None:
+    """Chroma's spelling of "every key equals its value"."""
+    if not where:
+        return None
+    clauses = [{key: {"$eq": value}} for key, value in where.items()]
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}

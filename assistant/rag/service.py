@@ -23,7 +23,7 @@ from assistant.safety.privacy import TranscriptStore
 from assistant.safety.referral import referral_for
 from assistant.safety.scope import ScopeClassifier
 from assistant.safety.triage import Triage, triage
-from assistant.schema import Answer, Behavior, Candidate, Citation, Decision, IngestReport
+from assistant.schema import Answer, AskOptions, Behavior, Candidate, Citation, Decision, IngestReport
 
 log = logging.getLogger(__name__)
 History = list[tuple[str, str]]
@@ -87,19 +87,34 @@ class Assistant:
             "doc_ids": sorted(docs),
         }
 
+    @property
+    def has_llm(self) -> bool:
+        """Whether an LLM composer is configured (otherwise every answer is extractive)."""
+        return self._llm_composer is not None
+
+    def documents(self) -> list[dict[str, object]]:
+        """Every indexed document: doc_id, title, path, kind, evidence and chunk count, sorted by doc_id."""
+        return [{"doc_id": doc_id, **info} for doc_id, info in sorted(self._store.documents().items())]
+
+    def delete_document(self, doc_id: str) -> int:
+        """Remove one document's chunks (under the writer lock); returns how many were removed."""
+        removed = self._ingestor.delete(doc_id)
+        self._retriever.refresh()
+        return removed
+
     def verify_index(self) -> list[str]:
         """Problems in the index; empty when it is consistent with itself and with this install."""
         return self._store.verify()
 
     # -- questions -----------------------------------------------------------------------------------
-    def ask(self, question: str, history: object = None) -> Answer:
+    def ask(self, question: str, history: object = None, options: AskOptions | None = None) -> Answer:
         """Answer one question; never raises for any string and never returns without a referral."""
-        answer = self._answer(question, history)
+        answer = self._answer(question, history, options or AskOptions())
         if self._transcripts is not None:
             self._transcripts.add(clean_text(str(question or "")), answer.body, answer.behavior)
         return answer
 
-    def _answer(self, question: str, history: object) -> Answer:
+    def _answer(self, question: str, history: object, options: AskOptions) -> Answer:
         timings: dict[str, float] = {}
         with _timed(timings, "input"):
             text = clean_text(question if isinstance(question, str) else str(question or ""))
@@ -124,7 +139,7 @@ class Assistant:
         if verdict.behavior and verdict.behavior != "urgent_referral":
             return self._decline(verdict, timings)
         with _timed(timings, "retrieve"):
-            retrieved = self._retriever.retrieve(query, vector=vector)
+            retrieved = self._retriever.retrieve(query, k=options.top_k, vector=vector, where=options.where)
         candidates = [
             Candidate(chunk_id=c.chunk_id, doc_id=c.doc_id, section=str(c.metadata.get("section", "")),
                       score=retrieved.scores[c.chunk_id].get("fused", 0.0),
@@ -139,24 +154,28 @@ class Assistant:
             return self._finish("no_information", self._prompts.render("templates", "no_information"), [],
                                 query, decisions, candidates, timings)
         with _timed(timings, "compose"):
-            composition = self._compose(query, retrieved, decisions) if not weak else None
+            composition = self._compose(query, retrieved, decisions, options) if not weak else None
         body, citations = (composition.text, composition.citations) if composition else ("", [])
         behavior: Behavior = verdict.behavior or "answer"
         body = self._frame(verdict, body)
         return self._finish(behavior, body, citations, query, decisions, candidates, timings)
 
-    def ask_stream(self, question: str, history: object = None) -> Iterator[str | Answer]:
+    def ask_stream(
+        self, question: str, history: object = None, options: AskOptions | None = None
+    ) -> Iterator[str | Answer]:
         """Yield the answer text in pieces, then the final ``Answer``."""
-        answer = self.ask(question, history)
+        answer = self.ask(question, history, options)
         words = answer.text.split(" ")
         for i in range(0, len(words), 8):
             yield " ".join(words[i : i + 8]) + (" " if i + 8 < len(words) else "")
         yield answer
 
     # -- helpers -------------------------------------------------------------------------------------
-    def _compose(self, query: str, retrieved: Retrieved, decisions: list[Decision]) -> Composition:
+    def _compose(
+        self, query: str, retrieved: Retrieved, decisions: list[Decision], options: AskOptions
+    ) -> Composition:
         """The LLM composer when one is configured (it falls back to extractive by itself), else extractive."""
-        if self._llm_composer is None:
+        if self._llm_composer is None or options.extractive:
             return self._composer.compose(retrieved)
         composition = self._llm_composer.compose(query, retrieved)
         decisions.extend(composition.decisions)

@@ -60,6 +60,9 @@ class Candidate(BaseModel):
     score: float = Field(description="Fused (reciprocal-rank) score that ordered the candidates.")
     dense: float | None = Field(None, description="Cosine similarity to the query; None if only BM25 found it.")
     bm25: float | None = Field(None, description="BM25 score; None if only the dense search found it.")
+    doc_score: float | None = Field(
+        None, description="Its document's fused score (sum of the best reciprocal-rank shares), which ranks documents."
+    )
 
 
 FilterValue = str | int | float | bool

@@ -90,7 +90,9 @@ class ExtractiveComposer:
         if not chunks:
             return []
         stored = self._store.sentences(list(chunks))
-        rank = {cid: i for i, cid in enumerate(chunks)}
+        # A chunk's own fused score ranks it here (the retriever orders chunks by their document's score).
+        by_fused = sorted(chunks, key=lambda cid: -retrieved.scores.get(cid, {}).get("fused", 0.0))
+        rank = {cid: i for i, cid in enumerate(by_fused)}
         by_pos: dict[tuple[str, int], int] = {
             (cid, pos): row for row, (cid, pos) in enumerate(zip(stored.chunk_ids, stored.positions, strict=True))
         }

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (Chroma) + BM25, fused by reciprocal rank, capped per document."""
+"""Hybrid retrieval: dense (Chroma) + BM25, fused by reciprocal rank, documents ranked first, capped per document."""
 
 from __future__ import annotations
 
@@ -90,14 +90,23 @@ class HybridRetriever:
         fused: dict[str, float] = {}
         scores: dict[str, dict[str, float]] = {}
         by_id: dict[str, StoredChunk] = {}
+        shares: dict[str, list[float]] = {}  # doc_id -> every reciprocal-rank share its chunks earned
         for rank, c in enumerate(dense):
             by_id[c.chunk_id] = c
-            fused[c.chunk_id] = fused.get(c.chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+            share = 1.0 / (RRF_K + rank + 1)
+            fused[c.chunk_id] = fused.get(c.chunk_id, 0.0) + share
+            shares.setdefault(c.doc_id, []).append(share)
             scores.setdefault(c.chunk_id, {})["dense"] = round(c.score, 4)
         for rank, (c, score) in enumerate(lexical):
             by_id.setdefault(c.chunk_id, c)
-            fused[c.chunk_id] = fused.get(c.chunk_id, 0.0) + self._settings.lexical_weight / (RRF_K + rank + 1)
+            share = self._settings.lexical_weight / (RRF_K + rank + 1)
+            fused[c.chunk_id] = fused.get(c.chunk_id, 0.0) + share
+            shares.setdefault(c.doc_id, []).append(share)
             scores.setdefault(c.chunk_id, {})["bm25"] = round(score, 4)
+        # The k best chunks (at most PER_DOC_CAP per document) are chosen by their own fused score, then ordered by
+        # their document's score, the sum of its best few shares: an article that matches in several places, by
+        # meaning and by words, comes before one lucky chunk.
+        doc_score = {d: sum(sorted(v, reverse=True)[: 2 * PER_DOC_CAP]) for d, v in shares.items()}
         ranked = sorted(fused, key=lambda cid: -fused[cid])
         chosen: list[StoredChunk] = []
         per_doc: dict[str, int] = {}
@@ -107,9 +116,11 @@ class HybridRetriever:
                 continue
             per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
             scores[cid]["fused"] = round(fused[cid], 5)
+            scores[cid]["doc"] = round(doc_score[chunk.doc_id], 5)
             chosen.append(chunk)
             if len(chosen) == k:
                 break
+        chosen.sort(key=lambda c: (-doc_score[c.doc_id], -fused[c.chunk_id]))
         best = max((c.score for c in dense), default=0.0)
         return Retrieved(query_vector=vector, chunks=chosen, best_similarity=best, scores=scores, query=query)
 

@@ -143,7 +143,8 @@ class Assistant:
         candidates = [
             Candidate(chunk_id=c.chunk_id, doc_id=c.doc_id, section=str(c.metadata.get("section", "")),
                       score=retrieved.scores[c.chunk_id].get("fused", 0.0),
-                      dense=retrieved.scores[c.chunk_id].get("dense"), bm25=retrieved.scores[c.chunk_id].get("bm25"))
+                      dense=retrieved.scores[c.chunk_id].get("dense"), bm25=retrieved.scores[c.chunk_id].get("bm25"),
+                      doc_score=retrieved.scores[c.chunk_id].get("doc"))
             for c in retrieved.chunks
         ]
         decisions = list(verdict.decisions)

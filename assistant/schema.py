@@ -57,7 +57,7 @@ class Candidate(BaseModel):
     chunk_id: str
     doc_id: str
     section: str
-    score: float = Field(description="Fused (reciprocal-rank) score that ordered the candidates.")
+    score: float = Field(description="The chunk's fused (reciprocal-rank) score; it orders chunks of one document.")
     dense: float | None = Field(None, description="Cosine similarity to the query; None if only BM25 found it.")
     bm25: float | None = Field(None, description="BM25 score; None if only the dense search found it.")
     doc_score: float | None = Field(

@@ -1,4 +1,4 @@
-"""Hybrid retrieval over the real corpus: documents ranked by fused evidence, capped per document, both searches used."""
+"""Hybrid retrieval over the real corpus: documents ranked by fused evidence, capped per document."""
 
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
 
+MAX_CONDENSED = 400  # a longer "question" from the condense prompt is the model rambling; the history builder is used
 MIN_VERIFIED = 2  # fewer verified sentences than this is not an answer; the extractive one is used instead
 TokenSink = Callable[[str], None]
 _Events = queue.Queue[tuple[str, object]]
@@ -77,6 +78,22 @@ class LLMComposer:
             removed=verification.removed,
             decisions=[*removed, used],
         )
+
+    def condense(self, question: str, history: list[tuple[str, str]]) -> tuple[str | None, Decision]:
+        """A standalone retrieval question from a follow-up and its conversation, or ``None`` (and why) on failure."""
+        from langchain_core.messages import HumanMessage
+
+        turns = [(role, spotlight(text[:500])) for role, text in history[-6:]]
+        prompt = self._prompts.render("llm", "condense", history=turns, question=spotlight(question))
+        try:
+            raw = self._generate([HumanMessage(content=prompt)], None)
+        except Exception as exc:  # the deterministic query builder takes over
+            return None, Decision(stage="query", outcome="fallback", reason=f"condense failed: {_describe(exc)}")
+        rewritten = " ".join(raw.split())
+        if not rewritten or len(rewritten) > MAX_CONDENSED:
+            why = "empty" if not rewritten else f"{len(rewritten)} characters"
+            return None, Decision(stage="query", outcome="fallback", reason=f"condensed question unusable ({why})")
+        return rewritten, Decision(stage="query", outcome="condensed", reason="follow-up rewritten by the LLM")
 
     def messages(self, question: str, passages: list[StoredChunk]) -> list[BaseMessage]:
         """System rules, then the question and the passages as delimited data (never as instructions)."""

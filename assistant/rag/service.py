@@ -128,8 +128,9 @@ class Assistant:
             msg = self._prompts.render("templates", "input_too_long", limit=limit)
             return self._fixed("clarify", msg, f"message of {len(text)} characters is over the limit", timings)
         context = " ".join(t for role, t in turns[-4:] if role == "user")
+        decisions: list[Decision] = []
         with _timed(timings, "query"):
-            query = build_query(text, turns)
+            query = self._query(text, turns, options, decisions)
         with _timed(timings, "embed"):
             vector = self._retriever.embed(query)
         with _timed(timings, "triage"):
@@ -147,7 +148,7 @@ class Assistant:
                       doc_score=retrieved.scores[c.chunk_id].get("doc"))
             for c in retrieved.chunks
         ]
-        decisions = list(verdict.decisions)
+        decisions = [*verdict.decisions, *decisions]
         weak = retrieved.best_similarity < self.settings.retrieval.min_similarity
         if weak and verdict.behavior is None:
             decisions.append(Decision(stage="retrieve", outcome="no_information",
@@ -172,6 +173,15 @@ class Assistant:
         yield answer
 
     # -- helpers -------------------------------------------------------------------------------------
+    def _query(self, text: str, turns: History, options: AskOptions, decisions: list[Decision]) -> str:
+        """The retrieval query: an LLM-condensed follow-up when a model is configured, else the history builder."""
+        if self._llm_composer is not None and not options.extractive and any(r == "user" for r, _ in turns):
+            condensed, decision = self._llm_composer.condense(text, turns)
+            decisions.append(decision)
+            if condensed:
+                return condensed
+        return build_query(text, turns)
+
     def _compose(
         self, query: str, retrieved: Retrieved, decisions: list[Decision], options: AskOptions
     ) -> Composition:

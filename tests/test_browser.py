@@ -137,4 +137,12 @@ def test_staff_console_refuses_wrong_password_then_shows_pipeline(served: tuple[
         assert heading in body
     assert "patellofemoral" in body.lower()
     page.screenshot(path=str(ARTIFACTS / "staff-console.png"), full_page=True)
+
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#staff-verify").click()
+    page.wait_for_function("() => document.querySelector('#staff-verify-status')?.innerText.includes('consistent')",
+                           timeout=ANSWER_TIMEOUT_MS)
+    table = page.locator("#staff-documents").inner_text()
+    assert "adolescent-runners" in table and "article" in table  # filled when the console was unlocked
+    page.screenshot(path=str(ARTIFACTS / "staff-documents.png"), full_page=True)
     page.close()

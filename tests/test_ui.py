@@ -16,8 +16,8 @@ from assistant.ui.app import create_app, serve
 from assistant.ui.feedback import FeedbackStore, export_suite
 from assistant.ui.ratelimit import SessionRateLimiter
 from assistant.ui.render import answer_markdown
-from assistant.ui.staff import DISABLED, REFUSED, UNLOCKED, inside_view
-from assistant.ui.variants import TopKVariants
+from assistant.ui.staff import DISABLED, REFUSED, UNLOCKED
+from assistant.ui.staff_ask import Setup, inside_view, staff_ask
 from tests.conftest import free_port
 
 PASSWORD = "correct horse battery staple"
@@ -64,10 +64,12 @@ def test_rendered_answer_shows_source_cards_and_referral(assistant: Assistant) -
 def test_source_card_escapes_document_fields(assistant: Assistant) -> None:
     answer = assistant.ask("What helps kneecap pain?")
     hostile = answer.citations[0].model_copy(update={"title": "<img src=x onerror=alert(1)>", "section": "Page 3",
-                                                     "url": "javascript:alert(1)"})
+                                                     "url": "javascript:alert(1)", "page": 3,
+                                                     "sources": ["<b>Willy 2019</b>: guideline"]})
     md = answer_markdown(answer.model_copy(update={"citations": [hostile]}))
-    assert "<img" not in md and "&lt;img" in md and "javascript:" not in md
-    assert "page 3" in md
+    assert "<img" not in md and "&lt;img" in md and "javascript:" not in md and "<b>" not in md
+    assert "<span class='src-page'>p. 3</span>" in md and "Page 3" not in md  # the page is not said twice
+    assert "&lt;b&gt;Willy 2019&lt;/b&gt;: guideline" in md
 
 
 def test_rate_limiter_allows_a_burst_then_asks_to_wait() -> None:
@@ -81,15 +83,11 @@ def test_rate_limiter_allows_a_burst_then_asks_to_wait() -> None:
 
 
 def test_staff_view_shows_scores_decisions_and_follows_top_k(assistant: Assistant) -> None:
-    variants = TopKVariants(assistant)
-    assert variants.get(assistant.settings.retrieval.top_k) is assistant
-    small = variants.get(2)
-    answer = small.ask("What helps kneecap pain?")
-    view = inside_view(answer)
+    answer, view = staff_ask(assistant, "What helps kneecap pain?", Setup(top_k=2))
+    assert view == inside_view(answer)
     assert 0 < len(view["candidates"]) <= 2
     assert view["citations"] and view["decisions"] is not None
     assert {"retrieve", "compose", "total"} <= {row[0] for row in view["timings"]}
-    assert variants.get(2) is small
 
 
 def test_like_stores_feedback_in_sqlite(assistant: Assistant) -> None:

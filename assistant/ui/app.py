@@ -19,7 +19,6 @@ def create_app(assistant: Assistant) -> Any:
     from assistant.ui.ratelimit import SessionRateLimiter
     from assistant.ui.runner_chat import build_runner
     from assistant.ui.staff import build_staff
-    from assistant.ui.variants import TopKVariants
 
     settings = assistant.settings
     feedback = FeedbackStore.in_data_dir(settings.paths.data_dir)
@@ -28,20 +27,23 @@ def create_app(assistant: Assistant) -> Any:
         gr.components.Navbar(visible=False)  # one page for runners; a lone "Home" tab only takes phone space
         build_runner(assistant, feedback, limiter)
     with app.route("Staff", "/staff", show_in_navbar=False):  # staff know the address; runners need no link
-        build_staff(TopKVariants(assistant), feedback, settings.ui.staff_password, settings.retrieval.top_k)
+        build_staff(assistant, feedback, settings.ui.staff_password)
     app.queue(max_size=settings.ui.queue_size, default_concurrency_limit=2)
     return app
 
 
-def serve(app: Any, host: str, port: int, *, block: bool = True) -> None:
-    """Launch a built app with the project's options: no share link, no analytics, the app's CSS."""
+def serve(app: Any, host: str, port: int, *, block: bool = True, max_upload_mb: float | None = None) -> None:
+    """Launch a built app with the project's options: no share link, no analytics, the app's CSS.
+
+    ``max_upload_mb`` makes Gradio refuse bigger uploads before they reach its temp folder.
+    """
     from assistant.ui.theme import CSS
 
     app.launch(server_name=host, server_port=port, share=False, show_error=False, quiet=True,
                footer_links=["api"], css=CSS, prevent_thread_lock=not block, enable_monitoring=False,
-               pwa=False, mcp_server=False)
+               pwa=False, mcp_server=False, max_file_size=f"{max_upload_mb}mb" if max_upload_mb else None)
 
 
 def launch(assistant: Assistant, host: str, port: int) -> None:
     """Serve on ``host:port`` (loopback by default) until interrupted."""
-    serve(create_app(assistant), host, port)
+    serve(create_app(assistant), host, port, max_upload_mb=assistant.settings.ingest.max_mb)

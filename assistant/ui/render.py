@@ -24,30 +24,28 @@ STARTERS = [
     "Do steroid injections help runner's knee?",
 ]
 URGENT_ALERT = "⚠ Urgent: please seek same-day medical care."  # no emoji variant: renders without an emoji font
-_PAGE = re.compile(r"\bpage\s+(\d+)\b", re.IGNORECASE)
+_PAGE_SECTION = re.compile(r"^page\s+\d+$", re.IGNORECASE)
 _MARKER = re.compile(r"\[(\d{1,2})\]")
-
-
-def page_of(citation: Citation) -> str:
-    """The page a PDF citation comes from (its section is ``Page N``), else ``""``."""
-    match = _PAGE.search(citation.section)
-    return match.group(1) if match else ""
 
 
 def source_card(c: Citation) -> str:
     """One expandable card, on one line: markdown ends an HTML block at a blank line."""
-    meta = [f"<span class='src-section'>{escape(c.section)}</span>"] if c.section else []
-    if page := page_of(c):
-        meta.append(f"<span class='src-page'>page {escape(page)}</span>")
+    # A PDF's section is its "Page N" heading; with the page shown as "p. N" that would say it twice.
+    shown_section = c.section and not (c.page is not None and _PAGE_SECTION.match(c.section.strip()))
+    meta = [f"<span class='src-section'>{escape(c.section)}</span>"] if shown_section else []
+    if c.page is not None:
+        meta.append(f"<span class='src-page'>p. {c.page}</span>")
     if c.evidence:
         meta.append(f"<span class='src-evidence'>evidence: {escape(c.evidence)}</span>")
     if c.url.startswith("https://"):
         meta.append(f"<a href='{escape(c.url, quote=True)}' target='_blank' rel='noopener noreferrer'>source link</a>")
+    # The references behind the quote name author and year ("Willy RW 2019: Patellofemoral Pain ...").
+    refs = "".join(f"<div class='src-ref'>{escape(ref)}</div>" for ref in c.sources)
     return (
         f"<details class='source-card' id='src-{c.n}'><summary><span class='src-n'>[{c.n}]</span> "
         f"<span class='src-title'>{escape(c.title)}</span></summary>"
         f"<blockquote class='src-quote'>{escape(c.quote)}</blockquote>"
-        f"<div class='src-meta'>{' · '.join(meta)}</div></details>"
+        f"<div class='src-meta'>{' · '.join(meta)}{refs}</div></details>"
     )
 
 

@@ -1,47 +1,38 @@
-"""The staff console at ``/staff``: behind ``ui.staff_password``; the pipeline's inside view and feedback review."""
+"""The staff console at ``/staff``, behind ``ui.staff_password``: login, then one tab per job.
+
+    staff.py            login and the Feedback tab; builds the others
+    staff_ask.py        Ask: backend, top-k and filter per question; the pipeline's inside view
+    staff_compare.py    Compare: one question under two configurations, side by side
+    staff_documents.py  Documents: upload and ingest, list, delete, verify the index
+    staff_eval.py       Eval: run a suite file, show the report and its gate
+"""
 
 from __future__ import annotations
 
 import hmac
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from assistant.evaluation.dataset import EXPECTED_BEHAVIORS
-from assistant.schema import Answer
+from assistant.rag.service import Assistant
 from assistant.ui.feedback import OBSERVED_TO_EXPECTED, FeedbackStore
 from assistant.ui.ratelimit import SessionRateLimiter
-from assistant.ui.render import answer_markdown
 from assistant.ui.runner_chat import session_key
-from assistant.ui.variants import TopKVariants
+from assistant.ui.staff_ask import build_ask_tab
+from assistant.ui.staff_common import LOCKED, PRIVATE, require_unlocked
+from assistant.ui.staff_compare import build_compare_tab
+from assistant.ui.staff_documents import build_documents_tab, refresh_updates
+from assistant.ui.staff_eval import SUITES_DIR, build_eval_tab
 
 DISABLED = ("The staff console is disabled: no staff password is set. Set `ui.staff_password` in knee.toml "
             "(or `KNEE_UI__STAFF_PASSWORD`) and restart the app.")
 REFUSED = "Wrong password: access refused."
-LOCKED = "The console is locked. Enter the staff password first."
-UNLOCKED = "Unlocked. Ask a question below, or review feedback."
+UNLOCKED = "Unlocked. Ask a question, compare configurations, manage documents, run an eval or review feedback."
 TOO_MANY = "Too many password attempts. Please wait a minute and try again."
-CANDIDATE_HEADERS = ["rank", "doc", "section", "dense", "bm25", "fused", "chunk"]
-CITATION_HEADERS = ["n", "doc", "section", "quote"]
-DECISION_HEADERS = ["stage", "outcome", "reason"]
-TIMING_HEADERS = ["stage", "ms"]
 FEEDBACK_HEADERS = ["id", "rating", "behavior", "reviewed", "question"]
-
-
-def _score(value: float | None) -> str:
-    return "—" if value is None else f"{value:.3f}"
-
-
-def inside_view(answer: Answer) -> dict[str, Any]:
-    """The tables the console shows for one answer (plain lists, so tests can check them without Gradio)."""
-    return {
-        "summary": f"**Behaviour:** `{answer.behavior}` · **Retrieval query:** {answer.query or '—'}",
-        "candidates": [[i, c.doc_id, c.section, _score(c.dense), _score(c.bm25), _score(c.score), c.chunk_id]
-                       for i, c in enumerate(answer.candidates, start=1)],
-        "citations": [[c.n, c.doc_id, c.section, c.quote] for c in answer.citations],
-        "decisions": [[d.stage, d.outcome, d.reason] for d in answer.decisions],
-        "timings": [[stage, ms] for stage, ms in answer.timings.items()],
-    }
+__all__ = ["DISABLED", "LOCKED", "REFUSED", "UNLOCKED", "build_staff", "check_password"]
 
 
 def _alert(text: str) -> str:
@@ -52,7 +43,8 @@ def check_password(given: str, expected: str | None) -> bool:
     return expected is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def build_staff(variants: TopKVariants, feedback: FeedbackStore, password: str | None, default_top_k: int) -> None:
+def build_staff(assistant: Assistant, feedback: FeedbackStore, password: str | None,
+                suites_dir: Path = SUITES_DIR) -> None:
     """Add the staff page's components to the route being built."""
     gr.Markdown("## Staff console", elem_classes="staff-banner")
     if password is None:
@@ -65,31 +57,16 @@ def build_staff(variants: TopKVariants, feedback: FeedbackStore, password: str |
         unlock = gr.Button("Unlock", variant="primary", elem_id="staff-unlock", scale=1)
     status = gr.Markdown("", elem_id="staff-status")
     with gr.Column(visible=False, elem_id="staff-console") as console:
-        with gr.Tab("Ask"):
-            question = gr.Textbox(label="Question", elem_id="staff-question")
-            top_k = gr.Slider(1, 20, value=default_top_k, step=1, label="top-k (chunks given to the composer)")
-            ask = gr.Button("Ask", variant="primary", elem_id="staff-ask")
-            summary = gr.Markdown(elem_id="staff-summary")
-            with gr.Accordion("Answer as the runner sees it", open=False):
-                rendered = gr.Markdown(sanitize_html=True)
-            candidates = gr.Dataframe(headers=CANDIDATE_HEADERS, label="Retrieved candidates", interactive=False,
-                                      wrap=True, column_widths=["6%", "16%", "32%", "8%", "8%", "8%", "22%"])
-            citations = gr.Dataframe(headers=CITATION_HEADERS, label="Chosen sentences", interactive=False, wrap=True,
-                                     column_widths=["5%", "15%", "25%", "55%"])
-            decisions = gr.Dataframe(headers=DECISION_HEADERS, label="Guardrail decisions", interactive=False,
-                                     wrap=True)
-            timings = gr.Dataframe(headers=TIMING_HEADERS, label="Latency per stage (ms)", interactive=False)
-        with gr.Tab("Feedback"):
-            refresh = gr.Button("Refresh list")
-            table = gr.Dataframe(headers=FEEDBACK_HEADERS, label="Newest feedback", interactive=False, wrap=True)
-            entry_id = gr.Number(label="Entry id", precision=0)
-            load = gr.Button("Load entry")
-            shown = gr.Markdown()
-            corrected = gr.Textbox(label="Corrected answer", lines=4)
-            facts = gr.Textbox(label="Key facts it should contain (one per line; 'a|b' for alternatives)", lines=3)
-            expected = gr.Dropdown(list(EXPECTED_BEHAVIORS), value="answer", label="Expected behaviour")
-            save = gr.Button("Save correction", variant="primary")
-            saved = gr.Markdown()
+        with gr.Tab("Ask", elem_id="staff-tab-ask"):
+            filters = [build_ask_tab(assistant, unlocked)]
+        with gr.Tab("Compare", elem_id="staff-tab-compare"):
+            filters += build_compare_tab(assistant, unlocked)
+        with gr.Tab("Documents", elem_id="staff-tab-documents"):
+            documents = build_documents_tab(assistant, unlocked, filters)
+        with gr.Tab("Eval", elem_id="staff-tab-eval"):
+            build_eval_tab(assistant, unlocked, suites_dir)
+        with gr.Tab("Feedback", elem_id="staff-tab-feedback"):
+            _build_feedback_tab(feedback, unlocked)
 
     def do_unlock(text: str, request: gr.Request) -> tuple[bool, str, Any]:
         if attempts.check(session_key(request)):
@@ -98,24 +75,43 @@ def build_staff(variants: TopKVariants, feedback: FeedbackStore, password: str |
             return True, UNLOCKED, gr.update(visible=True)
         return False, _alert(REFUSED), gr.update(visible=False)
 
-    def do_ask(ok: bool, text: str, k: float) -> tuple[str, str, Any, Any, Any, Any]:
+    def after_unlock(ok: bool) -> tuple[Any, ...]:
+        """Fill the documents table and the filter choices once the console opens."""
         if not ok:
-            raise gr.Error(LOCKED)
-        answer = variants.get(int(k)).ask(text)
-        view = inside_view(answer)
-        return (view["summary"], answer_markdown(answer), view["candidates"], view["citations"],
-                view["decisions"], view["timings"])
+            return tuple(gr.skip() for _ in range(1 + len(filters)))
+        try:
+            rows, updates = refresh_updates(assistant, filters)
+        except Exception:  # an index problem shows in the Documents tab's own actions, not at login
+            return tuple(gr.skip() for _ in range(1 + len(filters)))
+        return rows, *updates
+
+    unlock.click(do_unlock, [given], [unlocked, status, console], api_name="staff_login").then(
+        after_unlock, [unlocked], [documents, *filters], **PRIVATE)
+    given.submit(do_unlock, [given], [unlocked, status, console], **PRIVATE).then(
+        after_unlock, [unlocked], [documents, *filters], **PRIVATE)
+
+
+def _build_feedback_tab(feedback: FeedbackStore, unlocked: Any) -> None:
+    """Rated answers; staff load one and save the corrected answer, its key facts and the expected behaviour."""
+    refresh = gr.Button("Refresh list")
+    table = gr.Dataframe(headers=FEEDBACK_HEADERS, label="Newest feedback", interactive=False, wrap=True)
+    entry_id = gr.Number(label="Entry id", precision=0)
+    load = gr.Button("Load entry")
+    shown = gr.Markdown()
+    corrected = gr.Textbox(label="Corrected answer", lines=4)
+    facts = gr.Textbox(label="Key facts it should contain (one per line; 'a|b' for alternatives)", lines=3)
+    expected = gr.Dropdown(list(EXPECTED_BEHAVIORS), value="answer", label="Expected behaviour")
+    save = gr.Button("Save correction", variant="primary")
+    saved = gr.Markdown()
 
     def do_list(ok: bool) -> list[list[Any]]:
-        if not ok:
-            raise gr.Error(LOCKED)
+        require_unlocked(ok)
         return [[e.id, e.rating, e.behavior, "yes" if e.reviewed else "", e.question] for e in feedback.entries(200)]
 
     def do_load(ok: bool, number: float | None) -> tuple[str, str, str, str]:
-        if not ok:
-            raise gr.Error(LOCKED)
+        require_unlocked(ok)
         try:
-            e = feedback.get(int(number or 0))
+            e = feedback.get(_entry_number(number))
         except KeyError:
             return "No such entry.", "", "", "answer"
         head = f"**Question:** {e.question}\n\n**Answer given** (`{e.behavior}`, rated {e.rating}):\n\n{e.answer}"
@@ -123,21 +119,23 @@ def build_staff(variants: TopKVariants, feedback: FeedbackStore, password: str |
         return head, e.corrected_answer, "\n".join(e.key_facts), default
 
     def do_save(ok: bool, number: float | None, answer: str, key_facts: str, behaviour: str) -> str:
-        if not ok:
-            raise gr.Error(LOCKED)
+        require_unlocked(ok)
         try:
-            e = feedback.review(int(number or 0), answer, key_facts.splitlines(), behaviour)
+            e = feedback.review(_entry_number(number), answer or "", (key_facts or "").splitlines(), behaviour)
         except KeyError:
             return "No such entry."
         except ValueError as exc:
             return str(exc)
         return f"Saved correction for entry {e.id}; it will be exported as case FB{e.id:04d}."
 
-    private: dict[str, Any] = {"api_visibility": "private"}
-    unlock.click(do_unlock, [given], [unlocked, status, console], api_name="staff_login")
-    given.submit(do_unlock, [given], [unlocked, status, console], **private)
-    ask.click(do_ask, [unlocked, question, top_k], [summary, rendered, candidates, citations, decisions, timings],
-              **private)
-    refresh.click(do_list, [unlocked], [table], **private)
-    load.click(do_load, [unlocked, entry_id], [shown, corrected, facts, expected], **private)
-    save.click(do_save, [unlocked, entry_id, corrected, facts, expected], [saved], **private)
+    refresh.click(do_list, [unlocked], [table], **PRIVATE)
+    load.click(do_load, [unlocked, entry_id], [shown, corrected, facts, expected], **PRIVATE)
+    save.click(do_save, [unlocked, entry_id, corrected, facts, expected], [saved], **PRIVATE)
+
+
+def _entry_number(number: float | None) -> int:
+    """A feedback id from the number box; anything that is not a finite number matches no entry."""
+    try:
+        return int(number or 0)
+    except (TypeError, ValueError, OverflowError):
+        return 0

@@ -66,3 +66,26 @@ def test_documents_list_and_delete(assistant: Assistant) -> None:
     answer = assistant.ask("Why does the outside of my knee hurt when running?")
     assert "outer-knee" not in {c.doc_id for c in answer.candidates}
     assert assistant.delete_document("outer-knee") == 0
+
+
+def test_cli_ask_takes_top_k_and_filters(assistant: Assistant) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from assistant.cli import app
+    from assistant.errors import InputError
+
+    data = str(assistant.settings.paths.data_dir)
+    question = "Why does my kneecap hurt on stairs?"
+    args = ["ask", question, "--data-dir", data, "--json", "--top-k", "1", "--where", "kind=article"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["behavior"] == "answer", answer["decisions"]
+    assert len(answer["candidates"]) == 1
+    assert answer["candidates"][0]["doc_id"] in {"kneecap-pain", "outer-knee"}  # plain-note is an upload
+    bad = CliRunner().invoke(app, ["ask", "Why does my knee hurt?", "--data-dir", data, "--where", "kind"])
+    assert bad.exit_code != 0
+    assert isinstance(bad.exception, InputError)  # main() prints it as one line with exit code 2
+    assert "--where expects KEY=VALUE" in str(bad.exception)

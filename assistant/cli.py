@@ -5,19 +5,23 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from assistant.config import Settings, load_settings
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, InputError
 from assistant.evaluation.cli import register as register_eval
-from assistant.schema import IngestReport
+from assistant.schema import AskOptions, FilterValue, IngestReport
 from assistant.ui.feedback_cli import register as register_feedback
+
+if TYPE_CHECKING:
+    from assistant.ingest.backup import Meter
+    from assistant.providers.embeddings import LocalEmbeddings
 
 app = typer.Typer(help="Runner's Knee Assistant: cited, guarded answers about runners' knee pain.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-index_app = typer.Typer(help="Inspect the index.", no_args_is_help=True)
+index_app = typer.Typer(help="Inspect, verify, rebuild, back up and restore the index.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 register_eval(app)
 register_feedback(app)
@@ -85,15 +89,33 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question to answer.")],
     data_dir: DataDir = None,
     as_json: JsonOut = False,
+    top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=50, help="Chunks given to the composer.")] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option("--where", help="Metadata filter KEY=VALUE (repeatable), e.g. --where doc_id=it-band-syndrome."),
+    ] = None,
+    extractive: Annotated[bool, typer.Option("--extractive", help="Skip a configured LLM for this answer.")] = False,
 ) -> None:
     """Answer one question with citations."""
-    answer = _assistant(data_dir).ask(question)
+    options = AskOptions(top_k=top_k, where=_filters(where or []), extractive=extractive)
+    answer = _assistant(data_dir).ask(question, options=options)
     if as_json:
         typer.echo(answer.model_dump_json(indent=2))
         return
     typer.echo(answer.text)
     for c in answer.citations:
         typer.echo(f"  [{c.n}] {c.title} - {c.section}")
+
+
+def _filters(pairs: list[str]) -> dict[str, FilterValue]:
+    """``KEY=VALUE`` pairs as metadata filters; whole numbers compare as numbers (``year=2024``)."""
+    out: dict[str, FilterValue] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--where expects KEY=VALUE, got {pair!r}")
+        out[key.strip()] = int(value) if value.strip().lstrip("-").isdigit() else value.strip()
+    return out
 
 
 @app.command()
@@ -171,6 +193,56 @@ def index_rebuild(
     _print_report(report)
     if not report.ok:
         raise typer.Exit(1)
+
+
+@index_app.command("export")
+def index_export(
+    file: Annotated[Path, typer.Argument(help="The JSON Lines file to write (replaced when it exists).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Back up the whole index (chunks, sentences and their vectors) to one JSON Lines file."""
+    from assistant.ingest.backup import export_index
+
+    settings, embeddings = _index_tools(data_dir)
+    header = export_index(settings, embeddings, file, meters=_meter)
+    counts = header["counts"]
+    typer.echo(f"exported {counts['documents']} documents, {counts['chunks']} chunks, "
+               f"{counts['sentences']} sentences to {file}")
+
+
+@index_app.command("import")
+def index_import(
+    file: Annotated[Path, typer.Argument(help="A backup written by `index export`.")],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Replace an index that already holds chunks.")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Restore an index from a backup: built and verified beside the current index, then swapped in."""
+    from assistant.ingest.backup import import_index
+
+    settings, embeddings = _index_tools(data_dir)
+    header = import_index(settings, embeddings, file, replace=replace, meters=_meter)
+    counts = header["counts"]
+    typer.echo(f"imported {counts['documents']} documents, {counts['chunks']} chunks, "
+               f"{counts['sentences']} sentences from {file} (backup of {header['created_at']})")
+
+
+def _index_tools(data_dir: Path | None) -> tuple[Settings, LocalEmbeddings]:
+    """Settings and the embedding model, without building a whole assistant on an index about to change."""
+    from assistant.container import quiet_third_parties
+    from assistant.providers.embeddings import LocalEmbeddings
+
+    quiet_third_parties()
+    settings = _settings(data_dir)
+    return settings, LocalEmbeddings(settings.embeddings)
+
+
+def _meter(total: int, label: str) -> Meter:
+    from tqdm import tqdm
+
+    bar: Meter = tqdm(total=total, desc=label, unit="chunk")  # on stderr, like ingest's
+    return bar
 
 
 privacy_app = typer.Typer(help="Stored transcripts (only when privacy.store_transcripts is on).",

@@ -35,6 +35,16 @@ class IngestSettings(BaseModel):
     max_chars: int = Field(2_000_000, ge=1000, description="Most extracted characters per file.")
     parse_timeout_s: float = Field(30.0, gt=0, description="Time limit for parsing one HTML or PDF file.")
     parse_memory_mb: int = Field(1024, ge=128, description="Memory cap of the child process that parses HTML/PDF.")
+    chunk_tokens: int = Field(
+        200, ge=32, le=512,
+        description="Most word pieces (of the embedding model's tokenizer) in a chunk; lowered further so that "
+        "title, section and chunk together fit the model's input limit (256 for MiniLM).",
+    )
+    overlap_tokens: int = Field(
+        0, ge=0, le=128,
+        description="A chunk split inside a section repeats its predecessor's last whole sentences up to this many "
+        "word pieces (0: no overlap).",
+    )
 
 
 class StoreSettings(BaseModel):

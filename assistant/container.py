@@ -70,6 +70,7 @@ def build_assistant(
             store,
             ReadLimits.from_settings(settings.ingest),
             lock_path=settings.paths.data_dir / "index.lock",
+            chunking=settings.ingest,
         ),
         scope=ScopeClassifier(embeddings),
         llm_composer=_llm_composer(settings, chat_model, prompts, embeddings, store, composer),

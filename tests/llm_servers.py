@@ -142,3 +142,111 @@ def _wait_ready(proc: subprocess.Popen[str], base: str, startup_s: float, log: I
         except OSError:
             time.sleep(0.5)
     raise RuntimeError(f"llama.cpp server not ready after {startup_s:g} s")
+
+
+# -- an OpenAI-compatible server that fails ------------------------------------------------------------------------
+class FaultyOpenAI:
+    """``POST /v1/chat/completions`` failing in one way; ``attempts`` counts requests (connections if blackholed).
+
+    blackhole: accepts TCP and never reads or answers | stall: reads the request, then says nothing for ``stall_s``
+    | stall_midstream: starts a streamed answer, then stalls | empty: closes without a byte | empty_stream: a
+    stream with no tokens | malformed_stream / malformed_json: bodies that are not JSON | http_500 / http_429.
+    """
+
+    FAULTS = ("blackhole", "stall", "stall_midstream", "empty", "empty_stream", "malformed_stream", "malformed_json",
+              "http_500", "http_429")
+
+    def __init__(self, fault: str, stall_s: float = 60.0) -> None:
+        assert fault in self.FAULTS, fault
+        self.fault, self.stall_s = fault, stall_s
+        self.attempts = 0
+        self._count_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._held: list[Any] = []
+        if fault == "blackhole":
+            import socket
+
+            self._socket = socket.create_server(("127.0.0.1", 0))
+            port = self._socket.getsockname()[1]
+        else:
+            self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+            port = self._server.server_address[1]
+        self.base_url = f"http://127.0.0.1:{port}/v1"
+
+    def _counted(self) -> None:
+        with self._count_lock:
+            self.attempts += 1
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                owner._counted()
+                fault = owner.fault
+                if fault == "stall":
+                    owner._stop.wait(owner.stall_s)
+                elif fault == "empty":
+                    self.close_connection = True
+                elif fault in ("http_500", "http_429"):
+                    code = 500 if fault == "http_500" else 429
+                    body = json.dumps({"error": {"message": f"fault {code}", "type": "server_error"}}).encode()
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                elif fault == "malformed_json":
+                    self._send(200, "application/json", [b'{"choices": [{"delta": oops'])
+                else:
+                    lines = {"empty_stream": [b"data: [DONE]\n\n"],
+                             "malformed_stream": [b"data: {not json at all\n\n", b"data: [DONE]\n\n"],
+                             "stall_midstream": [b"data: " + json.dumps(_chunk("Exercise therapy")).encode() + b"\n\n"],
+                             }[fault]
+                    self._send(200, "text/event-stream", lines)
+                    if fault == "stall_midstream":
+                        owner._stop.wait(owner.stall_s)
+
+            def _send(self, code: int, kind: str, parts: list[bytes]) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", kind)
+                self.end_headers()
+                for part in parts:
+                    self.wfile.write(part)
+                    self.wfile.flush()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        return Handler
+
+    def _hold(self) -> None:
+        self._socket.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._socket.accept()
+            except OSError:
+                continue
+            self._counted()
+            self._held.append(conn)  # never read, never answered, never closed until the test ends
+
+    def __enter__(self) -> FaultyOpenAI:
+        target = self._hold if self.fault == "blackhole" else self._server.serve_forever
+        threading.Thread(target=target, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self.fault == "blackhole":
+            for conn in self._held:
+                conn.close()
+            self._socket.close()
+        else:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+def _chunk(text: str) -> dict[str, Any]:
+    return {"id": "fault", "object": "chat.completion.chunk", "created": 0, "model": "m",
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": None}]}

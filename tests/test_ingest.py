@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 from assistant import Assistant
-from assistant.ingest.load import load
-from assistant.ingest.split import split_document, split_sentences
+from assistant.ingest.load import Document, discover, load
+from assistant.ingest.split import TokenBudget, context, split_document, split_sentences
+from assistant.providers.embeddings import LocalEmbeddings
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_reingest_of_unchanged_files_writes_nothing(assistant: Assistant, articles: Path) -> None:
@@ -73,3 +77,48 @@ def test_plain_text_gets_title_from_its_first_line(articles: Path) -> None:
     doc = load(articles / "plain-note.txt")
     assert doc.doc_id == "plain-note" and doc.meta is None
     assert doc.title == "plain note"
+
+
+def test_no_chunk_of_the_corpus_exceeds_the_model_input(embeddings: LocalEmbeddings) -> None:
+    budget = TokenBudget.for_model(embeddings)
+    for path in discover([ROOT / "corpus"]):
+        doc = load(path)
+        chunks = split_document(doc, budget)
+        embedded = [context(doc.title, c.section, c.text) for c in chunks]
+        assert max(embeddings.count_tokens(embedded)) <= embeddings.max_seq_length == 256, path.name
+        assert max(embeddings.count_tokens([c.text for c in chunks], special=False)) <= budget.chunk_tokens
+
+
+def _pdf_page(body: str) -> Document:
+    return Document(doc_id="scan", path=Path("scan.pdf"), title="Scan", body="## Page 1\n" + body, meta=None,
+                    content_hash="0" * 16, extra={"format": "pdf"})
+
+
+def test_pdf_text_without_punctuation_is_cut_to_fit_the_model(embeddings: LocalEmbeddings) -> None:
+    budget = TokenBudget.for_model(embeddings)
+    lines = "\n".join(f"line {i} of the knee report without any full stop in sight" for i in range(300))
+    endless = " ".join(["patellofemoral"] * 400) + " " + "x" * 900
+    for doc in (_pdf_page(lines), _pdf_page(endless)):
+        chunks = split_document(doc, budget)
+        assert len(chunks) > 1
+        sentences = [s.text for c in chunks for s in c.sentences]
+        assert max(embeddings.count_tokens(sentences, special=False)) <= budget.sentence_tokens
+        assert max(embeddings.count_tokens([context(doc.title, c.section, c.text) for c in chunks])) <= 256
+        for chunk in chunks:
+            assert all(chunk.text[s.start : s.end] == s.text for s in chunk.sentences)
+    pieces = split_sentences(lines, budget)
+    assert len(pieces) > 1 and all(lines[: lines.index(p.text)].endswith("\n") for p in pieces[1:]), "cut at lines"
+
+
+def test_overlap_repeats_the_last_sentence_of_a_split_section(embeddings: LocalEmbeddings) -> None:
+    body = " ".join(f"Sentence {i} says the knee needs a gradual return to running over weeks." for i in range(40))
+    doc = _pdf_page(body)
+    plain = split_document(doc, TokenBudget.for_model(embeddings))
+    overlapped = split_document(doc, TokenBudget.for_model(embeddings, overlap_tokens=32))
+    assert len(plain) > 1 and plain[1].sentences[0].text != plain[0].sentences[-1].text
+    for before, after in pairwise(overlapped):
+        ends = [s.text for s in before.sentences]
+        repeated = ends[ends.index(after.sentences[0].text) :]  # the tail of the previous chunk...
+        assert repeated and [s.text for s in after.sentences[: len(repeated)]] == repeated
+        assert sum(embeddings.count_tokens(repeated, special=False)) <= 32  # ...within overlap_tokens
+    assert overlapped == split_document(doc, TokenBudget.for_model(embeddings, overlap_tokens=32))

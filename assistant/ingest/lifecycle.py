@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 from assistant.config import Settings
 from assistant.ingest.pipeline import IngestPipeline, Progress
 from assistant.ingest.readers import ReadLimits
 from assistant.providers.embeddings import LocalEmbeddings
-from assistant.providers.store import ChromaStore, forget_cached_client
+from assistant.providers.store import ChromaStore, forget_cached_client, generation, generation_file
 from assistant.schema import IngestReport
+
+__all__ = ["generation", "generation_file", "index_dir", "rebuild_index", "swap_in"]
 
 
 def index_dir(settings: Settings) -> Path:
@@ -29,10 +32,17 @@ def rebuild_index(
     shutil.rmtree(fresh, ignore_errors=True)
     store = ChromaStore(fresh, settings.store.collection, embeddings)
     pipeline = IngestPipeline(
-        embeddings, store, ReadLimits.from_settings(settings.ingest), lock_path=settings.paths.data_dir / "index.lock"
+        embeddings, store, ReadLimits.from_settings(settings.ingest), lock_path=settings.paths.data_dir / "index.lock",
+        chunking=settings.ingest,
     )
     report = pipeline.run(paths, prune=True, progress=progress)
     store.close()
+    swap_in(fresh, live)
+    return report
+
+
+def swap_in(fresh: Path, live: Path) -> None:
+    """Replace the index directory ``live`` by the complete one in ``fresh`` (whose store must be closed)."""
     forget_cached_client(fresh)
     forget_cached_client(live)
     retired = live.with_name("chroma.old")
@@ -41,4 +51,5 @@ def rebuild_index(
         live.rename(retired)
     fresh.rename(live)
     shutil.rmtree(retired, ignore_errors=True)
-    return report
+    generation_file(live).write_text(str(time.time_ns()), encoding="utf-8")
+

@@ -23,6 +23,7 @@ _LABELS = {"markdown": "markdown", "text": "text", "html": "HTML", "pdf": "PDF"}
 MAX_BYTES = ReadLimits().max_bytes
 _CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]{1,40})""", re.I)
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
+_YAML = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ten times faster than pure Python
 
 
 @dataclass
@@ -107,7 +108,7 @@ def _split_front_matter(text: str, path: Path) -> tuple[ArticleMeta | None, str]
     if not match:
         return None, text
     try:
-        data = yaml.safe_load(match.group(1)) or {}
+        data = yaml.load(match.group(1), Loader=_YAML) or {}
         meta = ArticleMeta.model_validate(data)
     except yaml.YAMLError as exc:
         raise IngestError(f"front matter is not valid YAML: {str(exc).splitlines()[0]}") from exc

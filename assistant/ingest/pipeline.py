@@ -6,22 +6,63 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-
+from assistant.config import IngestSettings
 from assistant.errors import IndexBusy, IngestError
 from assistant.ingest.frontmatter import strip_markers
 from assistant.ingest.load import Document, discover, load
 from assistant.ingest.readers import ReadLimits
 from assistant.ingest.scan import scan
-from assistant.ingest.split import split_document
+from assistant.ingest.split import TokenBudget, context, split_document
 from assistant.providers.embeddings import LocalEmbeddings
-from assistant.providers.store import ChromaStore, sources_json
+from assistant.providers.store import ChromaStore, DocumentWrite, sources_json
 from assistant.schema import Chunk, IngestReport
 
 Progress = Callable[[Iterable[Path]], Iterable[Path]]
 _PAGE = re.compile(r"^Page (\d+)$")
+# Texts (chunks and sentences) of several documents embedded in one call: the model sorts them by length, so
+# batches carry little padding, where one document's few texts made small, ragged batches.
+BATCH_TEXTS = 2048
+
+
+@dataclass
+class _Pending:
+    """A changed document, split and checked, waiting for its batch to be embedded and written."""
+
+    path: Path
+    doc: Document
+    chunks: list[Chunk]
+    metadata: dict[str, Any]
+    existed: bool
+
+    @property
+    def texts(self) -> int:
+        return len(self.chunks) + sum(len(c.sentences) for c in self.chunks)
+
+
+@contextmanager
+def writer_lock(path: Path | None, wait_s: float = 5.0) -> Iterator[None]:
+    """Hold the index's writer lock (``data_dir/index.lock``); ``IndexBusy`` after ``wait_s`` seconds."""
+    if path is None:
+        yield
+        return
+    from filelock import FileLock, Timeout
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=wait_s)
+    except Timeout as exc:
+        raise IndexBusy(
+            f"another ingestion is writing to the index ({path}); try again when it has finished"
+        ) from exc
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 class IngestPipeline:
@@ -35,11 +76,14 @@ class IngestPipeline:
         store: ChromaStore,
         limits: ReadLimits | None = None,
         lock_path: Path | None = None,
+        chunking: IngestSettings | None = None,
     ) -> None:
         self._embeddings = embeddings
         self._store = store
         self._limits = limits or ReadLimits()
         self._lock_path = lock_path
+        cfg = chunking or IngestSettings()
+        self.budget = TokenBudget.for_model(embeddings, cfg.chunk_tokens, cfg.overlap_tokens)
 
     def run(
         self, paths: list[Path], prune: bool = False, progress: Progress | None = None, allow_flagged: bool = False
@@ -47,6 +91,7 @@ class IngestPipeline:
         """Sync ``paths`` into the index under the writer lock (a second writer gets ``IndexBusy`` within 5 s)."""
         start = time.perf_counter()
         with self._writer_lock():
+            self._store.sweep()  # sentences an interrupted write left behind
             report = self._sync(paths, prune, progress, allow_flagged)
         report.seconds = round(time.perf_counter() - start, 2)
         return report
@@ -58,23 +103,13 @@ class IngestPipeline:
 
     @contextmanager
     def _writer_lock(self) -> Iterator[None]:
-        if self._lock_path is None:
-            yield
-            return
-        from filelock import FileLock, Timeout
-
-        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self._lock_path))
-        try:
-            lock.acquire(timeout=self.LOCK_WAIT_S)
-        except Timeout as exc:
-            raise IndexBusy(
-                f"another ingestion is writing to the index ({self._lock_path}); try again when it has finished"
-            ) from exc
-        try:
-            yield
-        finally:
-            lock.release()
+        """The writer lock, over the index as it is on disk now; other processes hear of the change after."""
+        with writer_lock(self._lock_path, self.LOCK_WAIT_S):
+            self._store.reopen_if_changed()  # another process wrote or swapped it since this one opened it
+            try:
+                yield
+            finally:
+                self._store.note_own_change()
 
     def _sync(
         self, paths: list[Path], prune: bool, progress: Progress | None, allow_flagged: bool
@@ -83,26 +118,22 @@ class IngestPipeline:
         files = discover(paths)
         indexed = self._store.documents()
         seen: set[str] = set()
-        for path in progress(files) if progress else files:
+        pending: list[_Pending] = []
+        for n, path in enumerate(progress(files) if progress else files, start=1):
             try:
-                doc = _load(path, self._limits)
-                if doc.doc_id in seen:
-                    raise IngestError(f"duplicate document id '{doc.doc_id}'")
-                seen.add(doc.doc_id)
-                before = indexed.get(doc.doc_id)
-                # "+q" marks a document stored without its quarantined chunks: --allow-flagged redoes it.
-                same = {doc.content_hash} if allow_flagged else {doc.content_hash, f"{doc.content_hash}+q"}
-                if before and before["hash"] in same:
-                    report.unchanged.append(doc.doc_id)
-                    continue
-                written = self._index(doc, report, allow_flagged)
-                if written:
-                    report.chunks_written += written
-                    (report.updated if before else report.added).append(doc.doc_id)
+                item = self._prepare(path, indexed, seen, report, allow_flagged)
+                if item is not None:
+                    pending.append(item)
             except IngestError as exc:
                 report.failed[str(path)] = _one_line(str(exc))
             except (OSError, ValueError) as exc:
                 report.failed[str(path)] = _one_line(f"{type(exc).__name__}: {exc}")
+            # The last batch is written before the progress bar counts the last file.
+            if pending and (n >= len(files) or sum(p.texts for p in pending) >= BATCH_TEXTS):
+                self._write(pending, report)
+                pending = []
+        if pending:
+            self._write(pending, report)
         scanned = {str(p.resolve()) for p in paths}
         for doc_id, entry in indexed.items():
             if doc_id in seen or not _under(entry.get("path"), scanned):
@@ -114,8 +145,22 @@ class IngestPipeline:
                 report.missing.append(doc_id)
         return report
 
-    def _index(self, doc: Document, report: IngestReport, allow_flagged: bool) -> int:
-        chunks = split_document(doc)
+    def _prepare(
+        self, path: Path, indexed: dict[str, dict[str, Any]], seen: set[str], report: IngestReport,
+        allow_flagged: bool,
+    ) -> _Pending | None:
+        """Load, compare and split one file; ``None`` when there is nothing to write."""
+        doc = _load(path, self._limits)
+        if doc.doc_id in seen:
+            raise IngestError(f"duplicate document id '{doc.doc_id}'")
+        seen.add(doc.doc_id)
+        before = indexed.get(doc.doc_id)
+        # "+q" marks a document stored without its quarantined chunks: --allow-flagged redoes it.
+        same = {doc.content_hash} if allow_flagged else {doc.content_hash, f"{doc.content_hash}+q"}
+        if before and before["hash"] in same:
+            report.unchanged.append(doc.doc_id)
+            return None
+        chunks = split_document(doc, self.budget)
         if not chunks:
             raise IngestError("no text to index")
         stored_hash = doc.content_hash
@@ -123,28 +168,36 @@ class IngestPipeline:
             kept = _quarantine(doc.doc_id, chunks, report)
             if not kept:
                 self._store.delete_document(doc.doc_id)
-                return 0
+                return None
             stored_hash += "+q" if len(kept) < len(chunks) else ""
             chunks = kept
         _attach_metadata(doc, chunks)
-        contexts = [f"{doc.title}. {c.section}. {strip_markers(c.text)}" for c in chunks]
-        sentence_texts = [[strip_markers(s.text) for s in c.sentences] for c in chunks]
-        flat = [t for group in sentence_texts for t in group]
-        # Two calls, not one: a batch is padded to its longest text, and chunks are ~10x longer than sentences.
-        chunk_vectors, rest = self._embeddings.encode(contexts), self._embeddings.encode(flat)
-        per_chunk: list[np.ndarray] = []
-        at = 0
-        for group in sentence_texts:
-            per_chunk.append(rest[at : at + len(group)])
-            at += len(group)
-        meta = {
-            "doc_id": doc.doc_id,
-            "doc_hash": stored_hash,
-            "path": str(doc.path.resolve()),
-            "title": doc.title,
-        }
-        self._store.replace_document(doc.doc_id, chunks, chunk_vectors, per_chunk, meta)
-        return len(chunks)
+        meta = {"doc_id": doc.doc_id, "doc_hash": stored_hash, "path": str(doc.path.resolve()), "title": doc.title}
+        return _Pending(path, doc, chunks, meta, existed=before is not None)
+
+    def _write(self, pending: list[_Pending], report: IngestReport) -> None:
+        """Embed the new chunks and sentences of several documents in one call, then store them all."""
+        stored = self._store.chunk_ids([p.doc.doc_id for p in pending])
+        fresh = [(p, c) for p in pending for c in p.chunks if c.chunk_id not in stored]
+        contexts = [context(p.doc.title, c.section, c.text) for p, c in fresh]
+        sentences = [strip_markers(s.text) for _, c in fresh for s in c.sentences]
+        # One call for chunks and sentences alike: sorted by length inside, long and short texts do not mix.
+        vectors = self._embeddings.encode(contexts + sentences)
+        found: dict[str, dict[str, Any]] = {p.doc.doc_id: {} for p in pending}
+        at = len(contexts)
+        for i, (p, c) in enumerate(fresh):
+            found[p.doc.doc_id][c.chunk_id] = (vectors[i], vectors[at : at + len(c.sentences)])
+            at += len(c.sentences)
+        writes = [DocumentWrite(p.doc.doc_id, p.chunks, p.metadata, found[p.doc.doc_id]) for p in pending]
+        try:
+            self._store.replace_documents(writes)
+        except (IngestError, OSError, ValueError) as exc:
+            for p in pending:
+                report.failed[str(p.path)] = _one_line(f"could not store the document: {exc}")
+            return
+        for p in pending:
+            report.chunks_written += len(p.chunks)
+            (report.updated if p.existed else report.added).append(p.doc.doc_id)
 
 
 def _load(path: Path, limits: ReadLimits) -> Document:

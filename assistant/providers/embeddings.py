@@ -37,6 +37,28 @@ class LocalEmbeddings(Embeddings):
         self._batch = settings.batch_size
         self.name = _model_label(settings.model_path)
         self.dimension = int(self._model.get_embedding_dimension() or 384)
+        self.max_seq_length = int(self._model.max_seq_length or 256)
+        # A private copy of the fast tokenizer: the model's own one keeps whatever truncation its last call set.
+        backend = getattr(self._model.tokenizer, "backend_tokenizer", None)
+        self._counter: Any = None
+        if backend is not None:
+            from tokenizers import Tokenizer
+
+            self._counter = Tokenizer.from_str(backend.to_str())
+            self._counter.no_truncation()
+            self._counter.no_padding()
+
+    def count_tokens(self, texts: list[str], special: bool = True) -> list[int]:
+        """Word pieces per text, untruncated; with ``special`` the [CLS]/[SEP] the model adds are counted too.
+
+        A text fits the model when its count (with ``special``) is at most ``max_seq_length``.
+        """
+        if not texts:
+            return []
+        if self._counter is None:  # a custom model with a slow (pure Python) tokenizer
+            ids = self._model.tokenizer(texts, add_special_tokens=special, truncation=False, verbose=False)
+            return [len(row) for row in ids["input_ids"]]
+        return [len(e.ids) for e in self._counter.encode_batch(texts, add_special_tokens=special)]
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """Unit-length vectors, one row per text."""

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 from assistant.config import Settings
+from assistant.ingest.lifecycle import generation, index_dir
 from assistant.ingest.pipeline import IngestPipeline, Progress
 from assistant.prompts import PromptBook
 from assistant.providers.store import ChromaStore
@@ -56,14 +59,15 @@ class Assistant:
             else None
         )
         self._llm_composer = llm_composer
+        self._gate = _SwapGate()
+        self._generation = generation(index_dir(settings))
 
     # -- index -------------------------------------------------------------------------------------
     def ingest(
         self, paths: list[object], prune: bool = False, progress: Progress | None = None, allow_flagged: bool = False
     ) -> IngestReport:
         """Sync files into the index; flagged (instruction-like) chunks are held back unless ``allow_flagged``."""
-        from pathlib import Path
-
+        self.follow_index_swap()
         report = self._ingestor.run(
             [Path(str(p)) for p in paths], prune=prune, progress=progress, allow_flagged=allow_flagged
         )
@@ -74,6 +78,7 @@ class Assistant:
         return report
 
     def index_status(self) -> dict[str, object]:
+        self.follow_index_swap()
         docs = self._store.documents()
         state = self.settings.paths.data_dir / "last-ingest.json"
         return {
@@ -94,6 +99,7 @@ class Assistant:
 
     def documents(self) -> list[dict[str, object]]:
         """Every indexed document: doc_id, title, path, kind, evidence and chunk count, sorted by doc_id."""
+        self.follow_index_swap()
         return [{"doc_id": doc_id, **info} for doc_id, info in sorted(self._store.documents().items())]
 
     def delete_document(self, doc_id: str) -> int:
@@ -104,12 +110,33 @@ class Assistant:
 
     def verify_index(self) -> list[str]:
         """Problems in the index; empty when it is consistent with itself and with this install."""
+        self.follow_index_swap()
         return self._store.verify()
 
     # -- questions -----------------------------------------------------------------------------------
+    def follow_index_swap(self) -> bool:
+        """Reopen the index when `index rebuild` or `index import` swapped in a new one; True when it did.
+
+        Answers in flight finish on the old index first; the check costs one small file read.
+        """
+        if self.settings.store.url:
+            return False
+        current = generation(index_dir(self.settings))
+        if current == self._generation:
+            return False
+        with self._gate.exclusive():
+            if current != self._generation:
+                self._store.reopen()
+                self._retriever.refresh()
+                self._generation = current
+                log.info("index swapped on disk: reopened")
+        return True
+
     def ask(self, question: str, history: object = None, options: AskOptions | None = None) -> Answer:
         """Answer one question; never raises for any string and never returns without a referral."""
-        answer = self._answer(question, history, options or AskOptions())
+        self.follow_index_swap()
+        with self._gate.shared():
+            answer = self._answer(question, history, options or AskOptions())
         if self._transcripts is not None:
             self._transcripts.add(clean_text(str(question or "")), answer.body, answer.behavior)
         return answer
@@ -244,6 +271,39 @@ class Assistant:
             candidates=candidates,
             timings=timings,
         )
+
+
+class _SwapGate:
+    """Many answers at once, or one index reopen with no answer in flight."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writing = False
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writing)
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._writing and self._readers == 0)
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
 
 
 @contextmanager

@@ -8,11 +8,13 @@ import unicodedata
 _INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
                         "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e007f]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Lone surrogates (from JSON "\ud800" escapes) are not text: the tokenizer rejects them and UTF-8 cannot carry them.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def clean_text(text: str) -> str:
-    """NFKC-normalised text without zero-width, tag, bidi or control characters; whitespace tidied."""
-    text = unicodedata.normalize("NFKC", str(text))
+    """NFKC-normalised text without zero-width, tag, bidi, control or surrogate characters; whitespace tidied."""
+    text = unicodedata.normalize("NFKC", _SURROGATE.sub("", str(text)))
     text = _INVISIBLE.sub("", text)
     text = _CONTROL.sub(" ", text)
     text = re.sub(r"[ \t]+", " ", text)

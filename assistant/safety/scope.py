@@ -72,8 +72,14 @@ class ScopeClassifier:
     """In scope: knee pain, running, training and related lower-limb questions."""
 
     def __init__(self, embeddings: LocalEmbeddings) -> None:
-        self._in = embeddings.encode(IN_SCOPE)
-        self._out = embeddings.encode(OUT_OF_SCOPE)
+        self._embeddings = embeddings
+        self._exemplars: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Exemplar vectors, embedded on first use: commands that never ask (ingest, index ...) skip the cost."""
+        if self._exemplars is None:
+            self._exemplars = (self._embeddings.encode(IN_SCOPE), self._embeddings.encode(OUT_OF_SCOPE))
+        return self._exemplars
 
     def check(self, text: str, vector: np.ndarray, follow_up: bool = False) -> tuple[bool, str]:
         """(in scope?, reason). ``vector`` is the unit embedding of ``text``.
@@ -87,8 +93,9 @@ class ScopeClassifier:
             return False, "an off-topic request"
         if follow_up:
             return True, "follow-up in an in-scope conversation"
-        score_in = float(np.max(self._in @ vector))
-        score_out = float(np.max(self._out @ vector))
+        inside, outside = self._vectors()
+        score_in = float(np.max(inside @ vector))
+        score_out = float(np.max(outside @ vector))
         if score_out > score_in and not re.search(r"\bknee", text, re.I):
             return False, f"closer to off-topic examples ({score_out:.2f} vs {score_in:.2f})"
         if score_in < 0.2 and not lower_limb:

@@ -10,12 +10,14 @@ import gradio as gr
 from assistant.rag.service import Assistant
 from assistant.schema import Answer
 from assistant.ui.feedback import FeedbackStore, Rating
-from assistant.ui.ratelimit import SessionRateLimiter, too_fast_message
+from assistant.ui.ratelimit import BUSY, AnswerGate, SessionRateLimiter, too_fast_message
 from assistant.ui.render import NOTICE, STARTERS, answer_markdown, plain_reply
 
 Chat = list[dict[str, Any]]
 Answers = dict[str, dict[str, Any]]
 RATINGS: dict[bool | str, Rating] = {True: "up", False: "down", "Like": "up", "Dislike": "down"}
+# Questions answered at once: one per core of the 2-core target; more only slows each answer down.
+ANSWERS_AT_ONCE = 2
 
 
 def message_text(content: Any) -> str:
@@ -44,6 +46,7 @@ def session_key(request: gr.Request | None) -> str:
 def build_runner(assistant: Assistant, feedback: FeedbackStore, limiter: SessionRateLimiter) -> None:
     """Add the runner chat and the ``/chat`` and ``/ask`` API endpoints to the Blocks being built."""
     limit = assistant.settings.safety.max_input_chars
+    gate = AnswerGate(ANSWERS_AT_ONCE, assistant.settings.ui.queue_size)
 
     def respond(message: str, chat: Chat | None, answers: Answers | None,
                 request: gr.Request) -> Iterator[tuple[str, Chat, Answers]]:
@@ -55,14 +58,19 @@ def build_runner(assistant: Assistant, feedback: FeedbackStore, limiter: Session
             chat.append({"role": "assistant", "content": plain_reply(too_fast_message(wait))})
             yield "", chat, answers
             return
-        chat.append({"role": "assistant", "content": ""})
         final: Answer | None = None
-        for piece in assistant.ask_stream(message, history=history):
-            if isinstance(piece, Answer):
-                final = piece
-            else:
-                chat[-1] = {"role": "assistant", "content": chat[-1]["content"] + piece}
+        with gate.enter() as admitted:
+            if not admitted:
+                chat.append({"role": "assistant", "content": plain_reply(BUSY)})
                 yield "", chat, answers
+                return
+            chat.append({"role": "assistant", "content": ""})
+            for piece in assistant.ask_stream(message, history=history):
+                if isinstance(piece, Answer):
+                    final = piece
+                else:
+                    chat[-1] = {"role": "assistant", "content": chat[-1]["content"] + piece}
+                    yield "", chat, answers
         if final is not None:
             chat[-1] = {"role": "assistant", "content": answer_markdown(final)}
             # What the thumbs need later: the question and the answer itself (not the rendered HTML).
@@ -84,8 +92,11 @@ def build_runner(assistant: Assistant, feedback: FeedbackStore, limiter: Session
         wait = limiter.check(session_key(request))
         if wait:
             raise gr.Error(too_fast_message(wait))
-        pairs = [(str(r), str(t)) for r, t in (history or []) if r in {"user", "assistant"}]
-        return assistant.ask(question, history=pairs).model_dump()
+        with gate.enter() as admitted:
+            if not admitted:
+                raise gr.Error(BUSY)
+            # Any JSON may arrive: ask keeps the well-formed (role, text) pairs of the history and drops the rest.
+            return assistant.ask(question, history=history).model_dump()
 
     gr.Markdown("## Runner's Knee Assistant")
     gr.Markdown(NOTICE, elem_id="notice")
@@ -96,9 +107,10 @@ def build_runner(assistant: Assistant, feedback: FeedbackStore, limiter: Session
                      elem_id="question", submit_btn=True)
     thanks = gr.Markdown("", elem_id="feedback-status")
     gr.Examples(STARTERS, inputs=box, label="Try asking")
-    box.submit(respond, [box, chatbot, answers], [box, chatbot, answers], api_name="chat")
+    # The gate, not Gradio's per-event limit, decides who waits (see AnswerGate).
+    box.submit(respond, [box, chatbot, answers], [box, chatbot, answers], api_name="chat", concurrency_limit=None)
     chatbot.like(on_like, [answers], thanks, api_visibility="private")
     api_q = gr.Textbox(visible=False)
     api_h = gr.JSON(visible=False)
     api_out = gr.JSON(visible=False)
-    api_q.submit(ask_api, [api_q, api_h], api_out, api_name="ask")
+    api_q.submit(ask_api, [api_q, api_h], api_out, api_name="ask", concurrency_limit=None)

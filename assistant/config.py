@@ -36,7 +36,7 @@ class IngestSettings(BaseModel):
     parse_timeout_s: float = Field(30.0, gt=0, description="Time limit for parsing one HTML or PDF file.")
     parse_memory_mb: int = Field(1024, ge=128, description="Memory cap of the child process that parses HTML/PDF.")
     chunk_tokens: int = Field(
-        200, ge=32, le=512,
+        230, ge=32, le=512,
         description="Most word pieces (of the embedding model's tokenizer) in a chunk; lowered further so that "
         "title, section and chunk together fit the model's input limit (256 for MiniLM).",
     )

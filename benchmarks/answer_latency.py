@@ -22,11 +22,13 @@ from benchmarks.common import (
     RESULTS,
     ROOT,
     Question,
+    add_torch_threads_option,
     latency_report,
     machine,
     questions,
     table,
     timed_asks,
+    use_torch_threads,
     write_result,
 )
 
@@ -78,15 +80,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--limit", type=int, default=None, help="Only the first N questions (smoke runs).")
     parser.add_argument("--rounds", type=int, default=3, help="Passes over the questions.")
     parser.add_argument("--profile", type=Path, default=None, help="Write a pyinstrument profile of one pass here.")
-    parser.add_argument("--torch-threads", type=int, default=None,
-                        help="torch.set_num_threads before measuring (default: torch's own, one per core).")
+    add_torch_threads_option(parser)
     parser.add_argument("--out", type=Path, default=RESULTS / "answer_latency.json")
     args = parser.parse_args(argv)
     asked = questions(args.suite, args.limit)
-    if args.torch_threads:
-        import torch
-
-        torch.set_num_threads(args.torch_threads)
+    use_torch_threads(args.torch_threads)
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(paths={"data_dir": args.data_dir or Path(tmp), "corpus_dir": args.corpus})
         embeddings = LocalEmbeddings(settings.embeddings)

@@ -32,6 +32,20 @@ def questions(suite: Path = CORE_SUITE, limit: int | None = None) -> list[Questi
     return found[:limit] if limit else found
 
 
+def add_torch_threads_option(parser: Any) -> None:
+    """``--torch-threads N`` for benchmarks that measure in their own process (see ``use_torch_threads``)."""
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="torch.set_num_threads before measuring (default: torch's own, one per core).")
+
+
+def use_torch_threads(threads: int | None) -> None:
+    """Apply ``--torch-threads`` in this process; ``None`` keeps torch's default."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
 def ms_since(start: float) -> float:
     return (time.perf_counter() - start) * 1000
 

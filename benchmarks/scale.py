@@ -34,12 +34,14 @@ from benchmarks.common import (
     RESULTS,
     ROOT,
     Question,
+    add_torch_threads_option,
     latency_report,
     machine,
     questions,
     rss_mb,
     table,
     timed_asks,
+    use_torch_threads,
     write_result,
 )
 
@@ -179,17 +181,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--suite", type=Path, default=CORE_SUITE)
     parser.add_argument("--limit", type=int, default=None, help="Only the first N questions.")
     parser.add_argument("--profile", type=Path, default=None, help="pyinstrument profile at the largest size.")
-    parser.add_argument("--torch-threads", type=int, default=None,
-                        help="torch.set_num_threads before measuring (default: torch's own, one per core).")
+    add_torch_threads_option(parser)
     parser.add_argument("--keep", type=Path, default=None,
                         help="Keep the grown index in this folder; a later run with it starts from the size it holds.")
     parser.add_argument("--out", type=Path, default=RESULTS / "scale.json")
     args = parser.parse_args(argv)
     asked = questions(args.suite, args.limit)
-    if args.torch_threads:
-        import torch
-
-        torch.set_num_threads(args.torch_threads)
+    use_torch_threads(args.torch_threads)
     with tempfile.TemporaryDirectory() as tmp:
         embeddings = LocalEmbeddings(load_settings().embeddings)
         source = args.data_dir

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant import Assistant
-from assistant.rag.retrieve import PER_DOC_CAP
+from assistant.rag.retrieve import PER_DOC_CAP, PER_HEADING_CAP
 
 QUESTIONS = {
     "Where does the iliotibial band attach around the knee?": "it-band-syndrome",
@@ -41,3 +41,25 @@ def test_both_searches_contribute(corpus_assistant: Assistant) -> None:
     answer = corpus_assistant.ask("Does strengthening the VMO fix kneecap tracking?")
     assert any(c.bm25 is not None for c in answer.candidates)
     assert any(c.dense is not None for c in answer.candidates)
+
+
+def test_a_shared_heading_fills_at_most_its_cap(corpus_assistant: Assistant) -> None:
+    # Most articles end with "When to see a professional"; without the cap those sections crowd out the red-flag guide.
+    answer = corpus_assistant.ask("Should I see a professional about my sore knee, and when?")
+    headings = [c.section.rsplit(">", 1)[-1].strip().lower() for c in answer.candidates]
+    assert headings.count("when to see a professional") == PER_HEADING_CAP, headings
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "The calf below my sore knee is swollen, warm and throbbing, and it hurts more when I pull my toes up.",
+        "Meine Wade unter dem schmerzenden Knie ist geschwollen, warm und tut weh.",
+    ],
+)
+def test_red_flags_steer_retrieval_to_the_guidance_on_them(corpus_assistant: Assistant, question: str) -> None:
+    answer = corpus_assistant.ask(question)
+    assert answer.behavior == "urgent_referral"
+    assert "red-flags-urgent-care" in [c.doc_id for c in answer.candidates], [c.doc_id for c in answer.candidates]
+    assert "blood clot" in answer.query
+    assert any(d.stage == "query" and d.outcome == "red_flags_added" for d in answer.decisions)

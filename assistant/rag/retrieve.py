@@ -17,6 +17,7 @@ from assistant.schema import FilterValue
 
 RRF_K = 60
 PER_DOC_CAP = 2
+PER_HEADING_CAP = 2  # chunks under one section heading across documents ("When to see a professional" is in most)
 _TOKEN = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
     "a an and are as at be but by can do does for from has have how i if in is it its me my of on or so "
@@ -110,11 +111,14 @@ class HybridRetriever:
         ranked = sorted(fused, key=lambda cid: -fused[cid])
         chosen: list[StoredChunk] = []
         per_doc: dict[str, int] = {}
+        per_heading: dict[str, int] = {}
         for cid in ranked:
             chunk = by_id[cid]
-            if per_doc.get(chunk.doc_id, 0) >= PER_DOC_CAP:
+            heading = _heading(chunk)
+            if per_doc.get(chunk.doc_id, 0) >= PER_DOC_CAP or per_heading.get(heading, 0) >= PER_HEADING_CAP:
                 continue
             per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
+            per_heading[heading] = per_heading.get(heading, 0) + 1
             scores[cid]["fused"] = round(fused[cid], 5)
             scores[cid]["doc"] = round(doc_score[chunk.doc_id], 5)
             chosen.append(chunk)
@@ -136,6 +140,11 @@ class HybridRetriever:
         if where:
             hits = [(c, s) for c, s in hits if all(c.metadata.get(key) == v for key, v in where.items())]
         return hits[:k]
+
+
+def _heading(chunk: StoredChunk) -> str:
+    """The chunk's own section heading, normalised: articles share boilerplate headings, not their topics."""
+    return str(chunk.metadata.get("section", "")).rsplit(">", 1)[-1].strip().lower()
 
 
 def _chroma_where(where: dict[str, FilterValue] | None) -> dict[str, Any] | None:

@@ -166,6 +166,12 @@ class Assistant:
             )
         if verdict.behavior and verdict.behavior != "urgent_referral":
             return self._decline(verdict, timings)
+        if verdict.red_flags:
+            # The flags, named in English, steer retrieval to the guidance on them, whatever the question's language.
+            query = f"{query} ({'; '.join(verdict.red_flags)})"
+            decisions.append(Decision(stage="query", outcome="red_flags_added", reason=verdict.reason))
+            with _timed(timings, "embed"):
+                vector = self._retriever.embed(query)
         with _timed(timings, "retrieve"):
             retrieved = self._retriever.retrieve(query, k=options.top_k, vector=vector, where=options.where)
         candidates = [

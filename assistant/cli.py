@@ -176,7 +176,9 @@ def index_verify(data_dir: DataDir = None) -> None:
 
 @index_app.command("rebuild")
 def index_rebuild(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (default: corpus/).")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders (default: corpus/ and the staff uploads folder).")
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Build a fresh index beside the current one, then swap it in (the old one is never opened)."""
@@ -188,7 +190,7 @@ def index_rebuild(
 
     quiet_third_parties()
     settings = _settings(data_dir)
-    report = rebuild_index(settings, LocalEmbeddings(settings.embeddings), paths or [settings.paths.corpus_dir],
+    report = rebuild_index(settings, LocalEmbeddings(settings.embeddings), paths or None,
                            progress=lambda files: tqdm(files, desc="rebuild", unit="file"))
     _print_report(report)
     if not report.ok:

@@ -22,6 +22,11 @@ class PathSettings(BaseModel):
     corpus_dir: Path = Field(PROJECT_ROOT / "corpus", description="Default folder ingested by `ingest`.")
     prompts_dir: Path = Field(PROJECT_ROOT / "prompts", description="Prompt and template files.")
 
+    @property
+    def uploads_dir(self) -> Path:
+        """Documents staff add in the console; ``index rebuild`` reads them with the corpus."""
+        return self.data_dir / "uploads"
+
 
 class EmbeddingSettings(BaseModel):
     model_path: Path | None = Field(

@@ -72,6 +72,38 @@ def test_rebuild_repairs_and_status_reports(settings: Settings, embeddings: Loca
     assert "all-MiniLM-L6-v2" in status["embedding_model"]
 
 
+def test_rebuild_keeps_staff_uploads_and_holds_the_writer_lock_to_the_swap(
+    settings: Settings, embeddings: LocalEmbeddings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant.ingest import lifecycle
+
+    uploads = settings.paths.uploads_dir
+    uploads.mkdir(parents=True)
+    (uploads / "clinic-leaflet.md").write_text(
+        "# Clinic leaflet\n\nOur physiotherapists see runners with knee pain on weekday evenings.\n", encoding="utf-8"
+    )
+    lock_path = settings.paths.data_dir / "index.lock"
+    refused: list[str] = []
+    real_swap = lifecycle.swap_in
+
+    def swap_while_probing(fresh: Path, live: Path) -> None:
+        try:  # a second writer, as the staff console's upload would be, at the moment of the swap
+            with lifecycle.writer_lock(lock_path, wait_s=0.2):
+                pass
+        except IndexBusy as exc:
+            refused.append(str(exc))
+        real_swap(fresh, live)
+
+    monkeypatch.setattr(lifecycle, "swap_in", swap_while_probing)
+    report = lifecycle.rebuild_index(settings, embeddings)
+    assert report.ok and len(refused) == 1, (report, refused)
+    bot = build_assistant(settings, embeddings=embeddings)
+    assert {d["doc_id"] for d in bot.documents()} >= {"clinic-leaflet"}
+    assert len(bot.documents()) == 4  # the three fixture articles of corpus_dir and the upload
+    with FileLock(str(lock_path)).acquire(timeout=0.2):  # released after the swap
+        pass
+
+
 def test_damaged_store_is_reported_at_start_up(settings: Settings, embeddings: LocalEmbeddings,
                                                articles: Path) -> None:
     bot = build_assistant(settings, embeddings=embeddings)

@@ -39,7 +39,7 @@ class UploadResult:
 
 
 def uploads_dir(assistant: Assistant) -> Path:
-    return assistant.settings.paths.data_dir / "uploads"
+    return assistant.settings.paths.uploads_dir
 
 
 def upload_doc_id(name: str) -> str:

@@ -97,6 +97,10 @@ class UISettings(BaseModel):
     port: int = Field(7860, ge=1, le=65535, description="Port of the chat.")
     queue_size: int = Field(64, ge=1, description="Requests waiting before new ones are told the app is busy.")
     rate_limit_per_minute: int = Field(10, ge=1, description="Questions one chat session may ask per minute.")
+    torch_threads: int = Field(
+        1, ge=0, description="torch threads of the served app; answers run two at a time, so one each keeps both "
+        "cores busy without spinning (0: torch's default, one per core; benchmarks/README.md)."
+    )
     staff_password: str | None = Field(
         None, description="Password of the staff console at /staff; unset: the console is disabled."
     )

@@ -179,7 +179,8 @@ def report(result: dict[str, Any]) -> str:
     header = ["run", "users", "s", "answers", "per s", "errors", "p50 ms", "p95 ms", "in ask p50", "CPU srv/bench",
               "busy", "busy p95 ms",
               "busy max ms", "RSS warm", "RSS end", "growth %"]
-    threads = result.get("torch_threads") or "default"
+    threads = result.get("torch_threads")
+    threads = "ui.torch_threads setting" if threads is None else threads or "torch default"
     return (f"torch threads {threads} (load average {result['machine']['load_average_1m']} on "
             f"{result['machine']['cpus']} CPUs)\n" + table(rows, header))
 
@@ -197,12 +198,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--flood-seconds", type=float, default=10.0)
     parser.add_argument("--flood-queue", type=int, default=4, help="ui.queue_size of the flooded server.")
     parser.add_argument("--torch-threads", type=int, default=None,
-                        help="OMP_NUM_THREADS of the servers (default: torch's own, one per core).")
+                        help="ui.torch_threads of the servers (default: the setting, 1; 0: torch's own).")
     parser.add_argument("--out", type=Path, default=RESULTS / "load.json")
     args = parser.parse_args(argv)
     asked = questions(args.suite)
     result: dict[str, Any] = {"goals": GOALS, "torch_threads": args.torch_threads}
-    threads = {"OMP_NUM_THREADS": str(args.torch_threads)} if args.torch_threads else {}
+    threads = {"KNEE_UI__TORCH_THREADS": str(args.torch_threads)} if args.torch_threads is not None else {}
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = args.data_dir
         if data_dir is None:

@@ -146,3 +146,18 @@ def test_served_app_answers_refuses_wrong_staff_password_and_rate_limits(assista
         assert "asking faster" in _text(chat[-1]["content"])
     finally:
         app.close()
+
+
+@pytest.mark.parametrize("threads", [1, 0])
+def test_serving_limits_torch_threads_as_set(threads: int) -> None:
+    import torch
+
+    from assistant.ui.app import limit_torch_threads
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        limit_torch_threads(threads)
+        assert torch.get_num_threads() == (threads or 2)
+    finally:
+        torch.set_num_threads(before)

@@ -54,4 +54,13 @@ def serve(app: Any, host: str, port: int, *, block: bool = True, max_upload_mb: 
 
 def launch(assistant: Assistant, host: str, port: int) -> None:
     """Serve on ``host:port`` (loopback by default) until interrupted."""
+    limit_torch_threads(assistant.settings.ui.torch_threads)
     serve(create_app(assistant), host, port, max_upload_mb=assistant.settings.ingest.max_mb)
+
+
+def limit_torch_threads(threads: int) -> None:
+    """Give torch ``threads`` intra-op threads in this process; 0 keeps torch's default (one per core)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)

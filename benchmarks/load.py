@@ -8,7 +8,8 @@ temporary one without ``--data-dir``); the per-session rate limit is lifted so t
 app answers (by default with no think time: the hardest case for the queue, not a realistic runner).
 
 1. load: ``--users`` users (one HTTP connection each, questions of the core suite in turn) for ``--seconds``:
-   errors, latency p50/p95 of ``/ask``, answers per second, and the server's RSS after a warm-up and at the end.
+   errors, latency p50/p95 of ``/ask``, answers per second, and the server's RSS after a warm-up under the same load
+   (``--warm-seconds``) and at the end, with a sample every 5 s between.
 2. flood: ``--flood-users`` users, back to back, against a server whose queue holds ``--flood-queue`` questions:
    how many got the polite busy reply, how fast it came, and that nothing else failed. A user told it is busy waits
    a second before asking again, as the reply asks.
@@ -88,53 +89,22 @@ class User:
 
 
 def run(url: str, pid: int, users: int, seconds: float, asked: list[Question], think_s: float = 0.0,
-        retry_s: float = 1.0) -> dict[str, Any]:
+        retry_s: float = 1.0, warm_s: float = 10.0) -> dict[str, Any]:
     """``users`` users asking ``asked`` in turn for ``seconds``; the server is process ``pid``.
 
     A user waits ``think_s`` after an answer and ``retry_s`` after a busy reply (as the reply asks) before asking again.
+    The same load runs ``warm_s`` first, unmeasured: the server's worker threads, torch's per-shape kernels and
+    Gradio's buffers grow to the working set of this concurrency, so RSS growth afterwards is what a steady load adds.
+    RSS is sampled every five seconds of the measured run (``rss_mb.timeline``).
     """
     clients = [User(url) for _ in range(users)]
     with ThreadPoolExecutor(users) as pool:
-        for n, client in enumerate(clients):  # warm: every user once, so the baseline RSS is the warm one
-            client.ask(*asked[n % len(asked)])
+        rss_cold = rss_mb(pid)
+        _load(pool, clients, asked, warm_s, think_s, retry_s)
         rss_before = rss_mb(pid)
-        samples: dict[str, list[float]] = {"answer": [], "busy": [], "server": []}
-        errors: list[str] = []
-        lock = threading.Lock()
-        deadline = time.perf_counter() + seconds
-        start_all = threading.Barrier(users)
-
-        def user(n: int) -> None:
-            client, turn = clients[n], n
-            start_all.wait()
-            while time.perf_counter() < deadline:
-                text, history = asked[turn % len(asked)]
-                turn += users
-                start = time.perf_counter()
-                try:
-                    answer = client.ask(text, history)
-                    outcome = "answer"
-                    with lock:
-                        samples["server"].append(float(answer["timings"]["total"]))
-                except Exception as exc:  # Refused (busy, too fast, queue full) or a transport failure
-                    outcome = "busy" if BUSY in str(exc) else "error"
-                    if outcome == "error":
-                        with lock:
-                            errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
-                        continue
-                with lock:
-                    samples[outcome].append(ms_since(start))
-                time.sleep(think_s if outcome == "answer" else retry_s)
-
         started = time.perf_counter()
         cpu_before = {"server": cpu_s(pid), "benchmark": cpu_s()}
-        peak = rss_before
-        futures = [pool.submit(user, n) for n in range(users)]
-        while not all(f.done() for f in futures):
-            peak = max(peak, rss_mb(pid))
-            time.sleep(0.5)
-        for f in futures:
-            f.result()
+        samples, errors, timeline = _load(pool, clients, asked, seconds, think_s, retry_s, pid=pid)
         elapsed = time.perf_counter() - started
         cpu = {"server": cpu_s(pid) - cpu_before["server"], "benchmark": cpu_s() - cpu_before["benchmark"]}
     for client in clients:
@@ -147,9 +117,55 @@ def run(url: str, pid: int, users: int, seconds: float, asked: list[Question], t
         "ask_in_server_ms": summary(samples["server"]),
         "busy": len(samples["busy"]), "busy_reply_ms": summary(samples["busy"]),
         "cpu_share": {name: round(used / elapsed, 2) for name, used in cpu.items()},
-        "rss_mb": {"warm": rss_before, "end": rss_after, "peak": peak,
+        "rss_mb": {"before_warm_up": rss_cold, "warm_s": warm_s, "warm": rss_before, "end": rss_after,
+                   "peak": max([rss_before, rss_after, *timeline]), "timeline": timeline,
                    "growth_pct": round(100 * (rss_after - rss_before) / rss_before, 1)},
     }
+
+
+def _load(pool: ThreadPoolExecutor, clients: list[User], asked: list[Question], seconds: float, think_s: float,
+          retry_s: float, pid: int | None = None) -> tuple[dict[str, list[float]], list[str], list[float]]:
+    """Every client asks in turn until ``seconds`` have passed; with ``pid``, that process's RSS every 5 s."""
+    users = len(clients)
+    samples: dict[str, list[float]] = {"answer": [], "busy": [], "server": []}
+    errors: list[str] = []
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+    start_all = threading.Barrier(users)
+
+    def user(n: int) -> None:
+        client, turn = clients[n], n
+        start_all.wait()
+        while time.perf_counter() < deadline:
+            text, history = asked[turn % len(asked)]
+            turn += users
+            start = time.perf_counter()
+            try:
+                answer = client.ask(text, history)
+                outcome = "answer"
+                with lock:
+                    samples["server"].append(float(answer["timings"]["total"]))
+            except Exception as exc:  # Refused (busy, too fast, queue full) or a transport failure
+                outcome = "busy" if BUSY in str(exc) else "error"
+                if outcome == "error":
+                    with lock:
+                        errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+                    continue
+            with lock:
+                samples[outcome].append(ms_since(start))
+            time.sleep(think_s if outcome == "answer" else retry_s)
+
+    timeline: list[float] = []
+    next_sample = time.perf_counter() + 5.0
+    futures = [pool.submit(user, n) for n in range(users)]
+    while not all(f.done() for f in futures):
+        if pid is not None and time.perf_counter() >= next_sample:
+            timeline.append(rss_mb(pid))
+            next_sample += 5.0
+        time.sleep(0.2)
+    for f in futures:
+        f.result()
+    return samples, errors, timeline
 
 
 def served(data_dir: Path, env: dict[str, str], log: Path) -> tuple[Any, str]:
@@ -194,6 +210,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--think", type=float, default=0.0,
                         help="Seconds a load user waits after an answer (0: back to back, the worst case).")
+    parser.add_argument("--warm-seconds", type=float, default=10.0,
+                        help="The same load, unmeasured, before each run (RSS growth is counted from its end).")
     parser.add_argument("--flood-users", type=int, default=40)
     parser.add_argument("--flood-seconds", type=float, default=10.0)
     parser.add_argument("--flood-queue", type=int, default=4, help="ui.queue_size of the flooded server.")
@@ -215,7 +233,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             env = {"KNEE_UI__RATE_LIMIT_PER_MINUTE": NO_RATE_LIMIT, **threads, **extra}
             process, url = served(data_dir, env, Path(tmp) / f"{name}.log")
             try:
-                result[name] = run(url, process.pid, users, seconds, asked, think)
+                result[name] = run(url, process.pid, users, seconds, asked, think, warm_s=args.warm_seconds)
             finally:
                 stop(process)
     result["machine"] = machine()

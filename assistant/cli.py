@@ -275,7 +275,7 @@ def main() -> None:
     try:
         app()
     except AssistantError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {' '.join(str(exc).split())}", err=True)  # one line, whatever the message carries
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -31,7 +31,8 @@ def file_problems(directory: Path) -> list[str]:
         with closing(sqlite3.connect(database, timeout=10)) as con:
             check = [row[0] for row in con.execute("PRAGMA quick_check")]
             if check != ["ok"]:
-                return [f"the SQLite file is damaged ({'; '.join(map(str, check))[:200]})"]
+                detail = " ".join("; ".join(map(str, check)).split())  # SQLite's report spans lines
+                return [f"the SQLite file is damaged ({detail[:200]})"]
             _read_all_text(con)
             vector_segments = [row[0] for row in con.execute("SELECT id FROM segments WHERE scope = 'VECTOR'")]
             persisted = {row[0] for row in con.execute("SELECT segment_id FROM max_seq_id")}

@@ -97,6 +97,10 @@ class UISettings(BaseModel):
     port: int = Field(7860, ge=1, le=65535, description="Port of the chat.")
     queue_size: int = Field(64, ge=1, description="Requests waiting before new ones are told the app is busy.")
     rate_limit_per_minute: int = Field(10, ge=1, description="Questions one chat session may ask per minute.")
+    sessions_kept: int = Field(
+        2000, ge=100, description="Sessions whose state Gradio keeps, least recently used dropped first; an API call "
+        "without a session_hash opens one, about 40 KB each (Gradio's default, 10,000, lets that grow by 400 MB)."
+    )
     torch_threads: int = Field(
         1, ge=0, description="torch threads of the served app; answers run two at a time, so one each keeps both "
         "cores busy without spinning (0: torch's default, one per core; benchmarks/README.md)."

@@ -63,12 +63,16 @@ class User:
     """
 
     def __init__(self, url: str) -> None:
+        import uuid
+
         import httpx
 
         self._http = httpx.Client(base_url=url.rstrip("/"), timeout=120)
+        self._session = uuid.uuid4().hex  # one session per user, as a browser tab or a gradio_client Client has
 
     def ask(self, text: str, history: list[tuple[str, str]]) -> dict[str, Any]:
-        posted = self._http.post("/gradio_api/call/ask", json={"data": [text, [list(t) for t in history]]})
+        body = {"data": [text, [list(t) for t in history]], "session_hash": self._session}
+        posted = self._http.post("/gradio_api/call/ask", json=body)
         if posted.status_code == 503:
             raise Refused(f"Gradio queue full: {posted.text[:200]}")
         posted.raise_for_status()

@@ -161,3 +161,21 @@ def test_serving_limits_torch_threads_as_set(threads: int) -> None:
         assert torch.get_num_threads() == (threads or 2)
     finally:
         torch.set_num_threads(before)
+
+
+def test_session_state_gradio_keeps_is_bounded(assistant: Assistant) -> None:
+    # Each API call without a session_hash opens a session; Gradio keeps their state until `sessions_kept`.
+    import httpx
+
+    app = create_app(assistant)
+    port = free_port()
+    serve(app, "127.0.0.1", port, block=False, sessions_kept=100)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            for _ in range(120):
+                event = http.post("/gradio_api/call/ask", json={"data": ["What helps kneecap pain?", []]}).json()
+                stream = http.get(f"/gradio_api/call/ask/{event['event_id']}").text
+                assert "event: complete" in stream, stream[:300]
+        assert len(app.state_holder.session_data) == 100  # Gradio's store of per-session state
+    finally:
+        app.close()

@@ -39,23 +39,26 @@ def create_app(assistant: Assistant) -> Any:
     return app
 
 
-def serve(app: Any, host: str, port: int, *, block: bool = True, max_upload_mb: float | None = None) -> None:
+def serve(app: Any, host: str, port: int, *, block: bool = True, max_upload_mb: float | None = None,
+          sessions_kept: int = 2000) -> None:
     """Launch a built app with the project's options: no share link, no analytics, the app's CSS.
 
-    ``max_upload_mb`` makes Gradio refuse bigger uploads before they reach its temp folder.
+    ``max_upload_mb`` makes Gradio refuse bigger uploads before they reach its temp folder; ``sessions_kept`` bounds
+    the per-session state Gradio holds in memory.
     """
     from assistant.ui.theme import CSS
 
     app.launch(server_name=host, server_port=port, share=False, show_error=False, quiet=True,
                footer_links=["api"], css=CSS, prevent_thread_lock=not block, enable_monitoring=False,
                pwa=False, mcp_server=False, max_file_size=int(max_upload_mb * 1024 * 1024) if max_upload_mb else None,
-               max_threads=app.max_threads)
+               max_threads=app.max_threads, state_session_capacity=sessions_kept)
 
 
 def launch(assistant: Assistant, host: str, port: int) -> None:
     """Serve on ``host:port`` (loopback by default) until interrupted."""
     limit_torch_threads(assistant.settings.ui.torch_threads)
-    serve(create_app(assistant), host, port, max_upload_mb=assistant.settings.ingest.max_mb)
+    serve(create_app(assistant), host, port, max_upload_mb=assistant.settings.ingest.max_mb,
+          sessions_kept=assistant.settings.ui.sessions_kept)
 
 
 def limit_torch_threads(threads: int) -> None:

@@ -40,18 +40,18 @@ def create_app(assistant: Assistant) -> Any:
 
 
 def serve(app: Any, host: str, port: int, *, block: bool = True, max_upload_mb: float | None = None,
-          sessions_kept: int = 2000) -> None:
+          sessions_kept: int | None = None) -> None:
     """Launch a built app with the project's options: no share link, no analytics, the app's CSS.
 
     ``max_upload_mb`` makes Gradio refuse bigger uploads before they reach its temp folder; ``sessions_kept`` bounds
-    the per-session state Gradio holds in memory.
+    the per-session state Gradio holds in memory (``launch`` passes ``ui.sessions_kept``; None: Gradio's 10,000).
     """
     from assistant.ui.theme import CSS
 
     app.launch(server_name=host, server_port=port, share=False, show_error=False, quiet=True,
                footer_links=["api"], css=CSS, prevent_thread_lock=not block, enable_monitoring=False,
                pwa=False, mcp_server=False, max_file_size=int(max_upload_mb * 1024 * 1024) if max_upload_mb else None,
-               max_threads=app.max_threads, state_session_capacity=sessions_kept)
+               max_threads=app.max_threads, **({"state_session_capacity": sessions_kept} if sessions_kept else {}))
 
 
 def launch(assistant: Assistant, host: str, port: int) -> None:

@@ -26,11 +26,13 @@ from benchmarks.common import (
     RESULTS,
     ROOT,
     Question,
+    add_server_threads_option,
     free_port,
     machine,
     questions,
     rss_mb,
     serve_subprocess,
+    server_threads_env,
     stop,
     table,
     wait_http_ok,
@@ -116,8 +118,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--suite", type=Path, default=CORE_SUITE)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--questions", type=int, default=10, help="Answers asked before reading the RSS.")
-    parser.add_argument("--torch-threads", type=int, default=None,
-                        help="ui.torch_threads of the server (default: the setting, 1; 0: torch's own).")
+    add_server_threads_option(parser)
     parser.add_argument("--out", type=Path, default=RESULTS / "coldstart.json")
     args = parser.parse_args(argv)
     asked = questions(args.suite, args.questions)
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if data_dir is None:
             data_dir = Path(tmp) / "data"
             build_assistant(load_settings(paths={"data_dir": data_dir})).ingest([args.corpus])
-        env = {"KNEE_UI__TORCH_THREADS": str(args.torch_threads)} if args.torch_threads is not None else None
+        env = server_threads_env(args.torch_threads) or None
         result = run(data_dir, asked, args.runs, Path(tmp), env)
         result["torch_threads"] = args.torch_threads
     print(report(result))

@@ -46,6 +46,17 @@ def use_torch_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
+def add_server_threads_option(parser: Any) -> None:
+    """``--torch-threads N`` for benchmarks that start ``knee-assistant serve`` (see ``server_threads_env``)."""
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="ui.torch_threads of the server (default: the setting, 1; 0: torch's own).")
+
+
+def server_threads_env(threads: int | None) -> dict[str, str]:
+    """The server's environment for ``--torch-threads``; empty keeps the ``ui.torch_threads`` setting."""
+    return {} if threads is None else {"KNEE_UI__TORCH_THREADS": str(threads)}
+
+
 def ms_since(start: float) -> float:
     return (time.perf_counter() - start) * 1000
 

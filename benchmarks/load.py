@@ -33,6 +33,7 @@ from benchmarks.common import (
     RESULTS,
     ROOT,
     Question,
+    add_server_threads_option,
     cpu_s,
     free_port,
     machine,
@@ -40,6 +41,7 @@ from benchmarks.common import (
     questions,
     rss_mb,
     serve_subprocess,
+    server_threads_env,
     stop,
     summary,
     table,
@@ -219,13 +221,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--flood-users", type=int, default=40)
     parser.add_argument("--flood-seconds", type=float, default=10.0)
     parser.add_argument("--flood-queue", type=int, default=4, help="ui.queue_size of the flooded server.")
-    parser.add_argument("--torch-threads", type=int, default=None,
-                        help="ui.torch_threads of the servers (default: the setting, 1; 0: torch's own).")
+    add_server_threads_option(parser)
     parser.add_argument("--out", type=Path, default=RESULTS / "load.json")
     args = parser.parse_args(argv)
     asked = questions(args.suite)
     result: dict[str, Any] = {"goals": GOALS, "torch_threads": args.torch_threads}
-    threads = {"KNEE_UI__TORCH_THREADS": str(args.torch_threads)} if args.torch_threads is not None else {}
+    threads = server_threads_env(args.torch_threads)
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = args.data_dir
         if data_dir is None:

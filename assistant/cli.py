@@ -31,9 +31,12 @@ JsonOut = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 
 
 def _settings(data_dir: Path | None) -> Settings:
+    from assistant.startup import check_data_dir
+
     settings = load_settings()
     if data_dir is not None:
-        settings.paths.data_dir = data_dir
+        settings.paths.data_dir = data_dir.expanduser().absolute()
+    check_data_dir(settings)
     return settings
 
 
@@ -41,6 +44,19 @@ def _assistant(data_dir: Path | None):  # type: ignore[no-untyped-def]
     from assistant.container import build_assistant
 
     return build_assistant(_settings(data_dir))
+
+
+def _serving_assistant(data_dir: Path | None, need_documents: bool = True):  # type: ignore[no-untyped-def]
+    """The assistant over an existing index; a missing or empty one is refused with the fix (nothing created)."""
+    from assistant.container import build_assistant
+    from assistant.startup import require_documents, require_index
+
+    settings = _settings(data_dir)
+    require_index(settings)
+    bot = build_assistant(settings)
+    if need_documents:
+        require_documents(bot.index_status()["chunks"], settings)  # type: ignore[arg-type]
+    return bot
 
 
 @app.command()
@@ -80,6 +96,8 @@ def _print_report(report: IngestReport) -> None:
         typer.echo(f"  failed: {path}: {reason}", err=True)
     for doc_id, reasons in report.quarantined.items():
         typer.echo(f"  quarantined: {doc_id}: {'; '.join(reasons)}", err=True)
+    for doc_id, why in report.dropped.items():
+        typer.echo(f"  dropped: {doc_id}: {why}", err=True)
     if report.missing:
         typer.echo(f"  no longer on disk (use --prune to remove): {', '.join(report.missing)}", err=True)
 
@@ -98,7 +116,7 @@ def ask(
 ) -> None:
     """Answer one question with citations."""
     options = AskOptions(top_k=top_k, where=_filters(where or []), extractive=extractive)
-    answer = _assistant(data_dir).ask(question, options=options)
+    answer = _serving_assistant(data_dir).ask(question, options=options)
     if as_json:
         typer.echo(answer.model_dump_json(indent=2))
         return
@@ -121,7 +139,7 @@ def _filters(pairs: list[str]) -> dict[str, FilterValue]:
 @app.command()
 def chat(data_dir: DataDir = None) -> None:
     """Talk in the terminal; the conversation is kept as history. Empty line or Ctrl-D ends it."""
-    bot = _assistant(data_dir)
+    bot = _serving_assistant(data_dir)
     history: list[tuple[str, str]] = []
     while True:
         try:
@@ -146,14 +164,16 @@ def serve(
     """Serve the Gradio chat."""
     from assistant.ui.app import launch
 
-    bot = _assistant(data_dir)
+    bot = _serving_assistant(data_dir)
+    where = bot.settings.store.url or bot.settings.paths.data_dir
+    typer.echo(f"serving the index in {where} ({bot.index_status()['documents']} documents)", err=True)
     launch(bot, host=host or bot.settings.ui.host, port=port or bot.settings.ui.port)
 
 
 @index_app.command("status")
 def index_status(data_dir: DataDir = None, as_json: JsonOut = False) -> None:
     """Documents and chunks in the index, the embedding model, and the last ingestion."""
-    status = _assistant(data_dir).index_status()
+    status = _serving_assistant(data_dir, need_documents=False).index_status()
     if as_json:
         typer.echo(json.dumps(status, indent=2))
         return
@@ -165,11 +185,12 @@ def index_status(data_dir: DataDir = None, as_json: JsonOut = False) -> None:
 @index_app.command("verify")
 def index_verify(data_dir: DataDir = None) -> None:
     """Check the index opens, is internally consistent and matches this install; exit 1 on any problem."""
-    problems = _assistant(data_dir).verify_index()
+    problems = _serving_assistant(data_dir, need_documents=False).verify_index()
     for problem in problems:
         typer.echo(f"problem: {problem}", err=True)
-    if problems:
+    if any("knee-assistant ingest" not in p for p in problems):
         typer.echo("run `knee-assistant index rebuild` to rebuild the index from its files", err=True)
+    if problems:
         raise typer.Exit(1)
     typer.echo("index OK")
 

@@ -57,6 +57,10 @@ class StoreSettings(BaseModel):
     url: str | None = Field(
         None, description="A Chroma server (http://host:port) instead of the local store; also KNEE_CHROMA_URL."
     )
+    timeout_s: float = Field(
+        20.0, gt=0, description="Seconds one call to a Chroma server may take; past it the question or ingestion "
+        "fails with BackendUnavailable instead of waiting for a hung server."
+    )
 
 
 class RetrievalSettings(BaseModel):
@@ -149,20 +153,32 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the TOML file and environment; keyword overrides win (e.g. ``paths={...}``).
 
-    ``KNEE_DATA_DIR`` is accepted as a short form of ``KNEE_PATHS__DATA_DIR``.
+    ``KNEE_DATA_DIR`` is accepted as a short form of ``KNEE_PATHS__DATA_DIR``. A settings file that is missing
+    (when named by ``KNEE_CONFIG``), unreadable or not TOML, an unknown key, an empty path variable or an empty
+    staff password is a ``ConfigError`` naming the file or variable; the data folder comes back absolute.
     """
     from pydantic import ValidationError
 
+    from assistant import settings_file
     from assistant.errors import ConfigError
 
+    toml_path, explicit = settings_file.config_file()
+    toml = settings_file.read_toml(toml_path, explicit)
+    settings_file.check_keys(Settings, toml, str(toml_path.expanduser().absolute()))
+    settings_file.check_env(Settings)
+    settings_file.check_keys(Settings, overrides, "load_settings()")
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        raise ConfigError(f"invalid settings: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}") from exc
+        raise ConfigError(settings_file.describe(exc, toml, toml_path)) from exc
     chroma_url = os.environ.get("KNEE_CHROMA_URL")
     if chroma_url and "KNEE_STORE__URL" not in os.environ and "store" not in overrides:
         settings.store.url = chroma_url
     short = os.environ.get("KNEE_DATA_DIR")
     if short and "KNEE_PATHS__DATA_DIR" not in os.environ and "paths" not in overrides:
         settings.paths.data_dir = Path(short)
+    settings.paths.data_dir = settings.paths.data_dir.expanduser().absolute()
+    if settings.ui.staff_password is not None and not settings.ui.staff_password.strip():
+        raise ConfigError("ui.staff_password is set but empty (KNEE_UI__STAFF_PASSWORD= or staff_password = \"\"); "
+                          "set a real password, or remove the setting to keep the staff console disabled")
     return settings

@@ -18,6 +18,7 @@ from assistant.rag.retrieve import HybridRetriever
 from assistant.rag.service import Assistant
 from assistant.rag.verify import CitationVerifier
 from assistant.safety.scope import ScopeClassifier
+from assistant.startup import check_data_dir, recover_index
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -50,10 +51,14 @@ def build_assistant(
     ``chat_model`` replaces the one ``llm.provider`` would build (tests pass recording fakes).
     """
     quiet_third_parties()
+    if store is None:
+        check_data_dir(settings)
+        recover_index(settings)  # what a killed writer left: a half-done swap, a copy taken before a write
     prompts = PromptBook(settings.paths.prompts_dir)
     embeddings = embeddings or LocalEmbeddings(settings.embeddings)
     store = store or ChromaStore(
-        settings.paths.data_dir / "chroma", settings.store.collection, embeddings, url=settings.store.url
+        settings.paths.data_dir / "chroma", settings.store.collection, embeddings, url=settings.store.url,
+        timeout_s=settings.store.timeout_s,
     )
     store.check_versions()
     retriever = HybridRetriever(store, embeddings, settings.retrieval)

@@ -6,6 +6,7 @@
     ├── IndexNotReady            no index yet, a damaged one, or one built by other versions (says what to run)
     ├── IndexBusy                another process is writing to the index
     ├── IngestError              a document could not be read or stored
+    ├── DiskFull                 not enough free space to write the index (nothing was changed)
     └── BackendUnavailable       a chat-model server or Chroma server did not answer
 """
 
@@ -34,6 +35,10 @@ class IndexBusy(AssistantError):
 
 class IngestError(AssistantError):
     """A document could not be parsed, validated or stored."""
+
+
+class DiskFull(AssistantError):
+    """Too little free space for a write to the index; the index is left as it was before the write."""
 
 
 class BackendUnavailable(AssistantError):

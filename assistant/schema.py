@@ -101,6 +101,9 @@ class IngestReport(BaseModel):
     unchanged: list[str] = Field(default_factory=list)
     removed: list[str] = Field(default_factory=list)
     missing: list[str] = Field(default_factory=list, description="Indexed documents whose file is gone.")
+    dropped: dict[str, str] = Field(
+        default_factory=dict, description="doc_id -> why `index rebuild` left out a document of the old index"
+    )
     failed: dict[str, str] = Field(default_factory=dict, description="path -> one-line reason")
     quarantined: dict[str, list[str]] = Field(
         default_factory=dict, description="doc_id -> why chunks were held back (instruction-like or hidden text)"

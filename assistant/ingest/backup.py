@@ -72,7 +72,8 @@ def export_index(settings: Settings, embeddings: LocalEmbeddings, target: Path,
     Holds the writer lock, so no ingestion changes the index while it is read.
     """
     with writer_lock(settings.paths.data_dir / "index.lock"):
-        store = ChromaStore(index_dir(settings), settings.store.collection, embeddings, url=settings.store.url)
+        store = ChromaStore(index_dir(settings), settings.store.collection, embeddings, url=settings.store.url,
+                            timeout_s=settings.store.timeout_s)
         built = store.built_with()
         counts = {"documents": len(store.documents()), "chunks": store.count(), "sentences": store.sentence_count()}
         header: dict[str, Any] = {

@@ -13,6 +13,7 @@ from typing import Any
 from assistant.config import IngestSettings
 from assistant.errors import IndexBusy, IngestError
 from assistant.ingest.frontmatter import strip_markers
+from assistant.ingest.guard import WriteGuard, recover
 from assistant.ingest.load import Document, discover, load
 from assistant.ingest.readers import ReadLimits
 from assistant.ingest.scan import scan
@@ -84,6 +85,7 @@ class IngestPipeline:
         self._lock_path = lock_path
         cfg = chunking or IngestSettings()
         self.budget = TokenBudget.for_model(embeddings, cfg.chunk_tokens, cfg.overlap_tokens)
+        self._guard = WriteGuard(None)
 
     def run(
         self, paths: list[Path], prune: bool = False, progress: Progress | None = None, allow_flagged: bool = False
@@ -91,7 +93,10 @@ class IngestPipeline:
         """Sync ``paths`` into the index under the writer lock (a second writer gets ``IndexBusy`` within 5 s)."""
         start = time.perf_counter()
         with self._writer_lock():
-            self._store.sweep()  # sentences an interrupted write left behind
+            orphans = self._store.orphan_sentences()  # left behind by an interrupted write
+            if orphans:
+                self._guard.reserve()
+                self._store.delete_sentences(orphans)
             report = self._sync(paths, prune, progress, allow_flagged)
         report.seconds = round(time.perf_counter() - start, 2)
         return report
@@ -99,16 +104,35 @@ class IngestPipeline:
     def delete(self, doc_id: str) -> int:
         """Remove one document under the writer lock; returns the number of chunks removed."""
         with self._writer_lock():
+            self._guard.reserve()
             return int(self._store.delete_document(doc_id))
 
     @contextmanager
     def _writer_lock(self) -> Iterator[None]:
-        """The writer lock, over the index as it is on disk now; other processes hear of the change after."""
+        """The writer lock, over the index as it is on disk now; other processes hear of the change after.
+
+        Every write in it is guarded (``ingest/guard.py``): checked for free space, and on the live index (one with
+        a lock) preceded by a copy that a failed write is rolled back to.
+        """
         with writer_lock(self._lock_path, self.LOCK_WAIT_S):
+            live = self._store.local_directory
+            if live is not None and self._lock_path is not None and recover(live):
+                self._store.reopen()
             self._store.reopen_if_changed()  # another process wrote or swapped it since this one opened it
+            self._guard = WriteGuard(live, copy=self._lock_path is not None)
             try:
                 yield
+            except BaseException as exc:
+                if not self._guard.copied:
+                    raise
+                self._store.close()
+                error = self._guard.rollback(exc)
+                self._store.reopen()
+                raise error from exc
+            else:
+                self._guard.commit()
             finally:
+                self._guard = WriteGuard(None)
                 self._store.note_own_change()
 
     def _sync(
@@ -139,6 +163,7 @@ class IngestPipeline:
             if doc_id in seen or not _under(entry.get("path"), scanned):
                 continue
             if prune:
+                self._guard.reserve()
                 self._store.delete_document(doc_id)
                 report.removed.append(doc_id)
             else:
@@ -167,7 +192,9 @@ class IngestPipeline:
         if not allow_flagged:
             kept = _quarantine(doc.doc_id, chunks, report)
             if not kept:
-                self._store.delete_document(doc.doc_id)
+                if before:
+                    self._guard.reserve()
+                    self._store.delete_document(doc.doc_id)
                 return None
             stored_hash += "+q" if len(kept) < len(chunks) else ""
             chunks = kept
@@ -189,6 +216,7 @@ class IngestPipeline:
             found[p.doc.doc_id][c.chunk_id] = (vectors[i], vectors[at : at + len(c.sentences)])
             at += len(c.sentences)
         writes = [DocumentWrite(p.doc.doc_id, p.chunks, p.metadata, found[p.doc.doc_id]) for p in pending]
+        self._guard.reserve(len(contexts) + len(sentences), sum(map(len, contexts + sentences)))
         try:
             self._store.replace_documents(writes)
         except (IngestError, OSError, ValueError) as exc:

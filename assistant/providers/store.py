@@ -9,7 +9,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 
@@ -112,13 +111,17 @@ class _ChromaEmbeddingFunction:
 class ChromaStore:
     """Persistent Chroma under the data dir; telemetry off; versions recorded for upgrade checks."""
 
-    def __init__(self, directory: Path, collection: str, embeddings: Any, url: str | None = None) -> None:
+    def __init__(
+        self, directory: Path, collection: str, embeddings: Any, url: str | None = None, timeout_s: float = 20.0
+    ) -> None:
         os.environ["ANONYMIZED_TELEMETRY"] = "False"
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
-        directory.mkdir(parents=True, exist_ok=True)
+        if not url:
+            directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
+        self._timeout_s = timeout_s
         self._opened_with = (collection, embeddings, url)
         self.dimension = int(embeddings.dimension)
         self.versions = {"chromadb": chromadb.__version__, "embedding_model": str(embeddings.name)}
@@ -128,15 +131,23 @@ class ChromaStore:
         if damage:
             raise IndexNotReady(f"the index in {directory} is damaged ({'; '.join(damage)}); {_REBUILD}")
         try:
-            self._client: Any = _client(directory, url, ChromaSettings(anonymized_telemetry=False, allow_reset=False))
+            self._client: Any = _client(directory, url, ChromaSettings(anonymized_telemetry=False, allow_reset=False),
+                                        timeout_s)
             self._chunks: Any = self._client.get_or_create_collection(
                 collection, embedding_function=ef, metadata=meta
             )
             self._sentences: Any = self._client.get_or_create_collection(
                 f"{collection}_sentences", embedding_function=ef, metadata=meta
             )
+            if url:
+                from assistant.providers.store_remote import RemoteCollection
+
+                self._chunks = RemoteCollection(self._chunks, url, timeout_s)
+                self._sentences = RemoteCollection(self._sentences, url, timeout_s)
             self._chunks.count()
             damage = vector_problems(self._chunks, "chunk") + vector_problems(self._sentences, "sentence")
+        except BackendUnavailable:
+            raise
         except Exception as exc:  # chromadb raises many types for a damaged store or a dead server
             if url:
                 raise BackendUnavailable(f"the Chroma server at {url} did not answer ({type(exc).__name__})") from exc
@@ -146,6 +157,11 @@ class ChromaStore:
         if damage:
             raise IndexNotReady(f"the index in {directory} is damaged ({'; '.join(damage)}); {_REBUILD}")
         self._generation = generation(directory)
+
+    @property
+    def local_directory(self) -> Path | None:
+        """The index directory, or ``None`` when a Chroma server holds the index."""
+        return None if self._opened_with[2] else self.directory
 
     def reopen_if_changed(self) -> bool:
         """Reopen when another process wrote or swapped the index since this store opened it (call under the
@@ -158,7 +174,7 @@ class ChromaStore:
         SharedSystemClient._identifier_to_system.pop(str(self.directory), None)
         SharedSystemClient._identifier_to_refcount.pop(str(self.directory), None)
         collection, embeddings, url = self._opened_with
-        self.__dict__.update(ChromaStore(self.directory, collection, embeddings, url=url).__dict__)
+        self.__dict__.update(ChromaStore(self.directory, collection, embeddings, url, self._timeout_s).__dict__)
         return True
 
     def note_own_change(self) -> None:
@@ -172,7 +188,7 @@ class ChromaStore:
         self.close()
         if not url:
             forget_cached_client(self.directory)
-        fresh = ChromaStore(self.directory, collection, embeddings, url=url)
+        fresh = ChromaStore(self.directory, collection, embeddings, url, self._timeout_s)
         self.__dict__.update(fresh.__dict__)  # every holder of this object now reads the new index
 
     def close(self) -> None:
@@ -359,13 +375,20 @@ class ChromaStore:
 
     def sweep(self) -> int:
         """Delete sentences whose chunk is not stored (left by an interrupted write); returns how many."""
+        orphans = self.orphan_sentences()
+        self.delete_sentences(orphans)
+        return len(orphans)
+
+    def orphan_sentences(self) -> list[str]:
+        """Ids of sentences whose chunk is not stored."""
         chunk_ids = set(self._chunks.get(include=[])["ids"])
         metas = self._sentences.get(include=["metadatas"])
-        orphans = [sid for sid, m in zip(metas["ids"], metas["metadatas"] or [], strict=True)
-                   if str(m["chunk_id"]) not in chunk_ids]
-        for b in range(0, len(orphans), _BATCH):
-            self._sentences.delete(ids=orphans[b : b + _BATCH])
-        return len(orphans)
+        return [sid for sid, m in zip(metas["ids"], metas["metadatas"] or [], strict=True)
+                if str(m["chunk_id"]) not in chunk_ids]
+
+    def delete_sentences(self, ids: list[str]) -> None:
+        for b in range(0, len(ids), _BATCH):
+            self._sentences.delete(ids=ids[b : b + _BATCH])
 
     def _write_sentences(self, chunks: list[Chunk], vectors: list[np.ndarray]) -> None:
         ids, docs, metas, rows = [], [], [], []
@@ -453,17 +476,16 @@ class ChromaStore:
         )
 
 
-def _client(directory: Path, url: str | None, settings: Any) -> Any:
-    """A persistent client on ``directory``, or an HTTP client when a Chroma server ``url`` is configured."""
+def _client(directory: Path, url: str | None, settings: Any, timeout_s: float) -> Any:
+    """A persistent client on ``directory``, or an HTTP client (time-limited) when a Chroma server ``url`` is
+    configured."""
     import chromadb
 
     if not url:
         return chromadb.PersistentClient(path=str(directory), settings=settings)
-    parsed = urlparse(url)
-    if parsed.scheme not in {"http", "https"} or not parsed.hostname:
-        raise ValueError(f"not an http(s) URL: {url}")
-    return chromadb.HttpClient(host=parsed.hostname, port=parsed.port or (443 if parsed.scheme == "https" else 8000),
-                               ssl=parsed.scheme == "https", settings=settings)
+    from assistant.providers.store_remote import http_client
+
+    return http_client(url, timeout_s, settings)
 
 
 def generation_file(directory: Path) -> Path:

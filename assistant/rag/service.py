@@ -111,7 +111,11 @@ class Assistant:
     def verify_index(self) -> list[str]:
         """Problems in the index; empty when it is consistent with itself and with this install."""
         self.follow_index_swap()
-        return self._store.verify()
+        problems = self._store.verify()
+        if not self._store.count():
+            where = self.settings.store.url or index_dir(self.settings)
+            problems.append(f"the index in {where} holds no documents: run `knee-assistant ingest`")
+        return problems
 
     # -- questions -----------------------------------------------------------------------------------
     def follow_index_swap(self) -> bool:

@@ -1,4 +1,8 @@
-"""``knee-assistant eval SUITE.yaml ... --report DIR`` and ``knee-assistant eval compare OLD.json NEW.json``."""
+"""``knee-assistant eval SUITE.yaml ... --report DIR`` and ``knee-assistant eval compare OLD NEW``.
+
+Exit codes: 0 passed (compare: no regression, or none asked about), 1 a threshold not met (compare with
+``--fail-on-regression``: a metric got worse), 2 a broken suite file, a missing report or another input error.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from assistant.errors import InputError
-from assistant.evaluation.dataset import METRICS
+from assistant.evaluation.dataset import METRICS, SuiteError
 
 if TYPE_CHECKING:
     from assistant.evaluation.report import Report
 
 Targets = Annotated[
     list[str],
-    typer.Argument(help="Suite YAML files to run; or the word 'compare' followed by OLD.json NEW.json.",
-                   metavar="SUITE.yaml | compare OLD NEW",
+    typer.Argument(help="Suite YAML files to run; or the word 'compare' followed by two report.json files or the "
+                   "folders --report wrote.", metavar="SUITE.yaml | compare OLD NEW",
                    show_default=False),
 ]
 ReportDir = Annotated[
@@ -31,6 +35,11 @@ Minimums = Annotated[
 ]
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Where the index lives (default .knee-data).")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print a machine-readable summary instead of the table.")]
+FailOnRegression = Annotated[bool, typer.Option(
+    "--fail-on-regression", help="compare: exit 1 when a metric (overall or of a suite in both) got worse.")]
+Tolerance = Annotated[float, typer.Option(
+    "--tolerance", help="compare: how far a metric may fall before it counts as worse (0.01 = 1 point).")]
+FAILING_SHOWN = 40
 
 
 def register(app: typer.Typer) -> None:
@@ -44,20 +53,39 @@ def evaluate(
     minimum: Minimums = None,
     data_dir: DataDir = None,
     as_json: JsonOut = False,
+    fail_on_regression: FailOnRegression = False,
+    tolerance: Tolerance = 0.0,
 ) -> None:
-    """Run scripted Q&A suites and write reports; exit 1 when a threshold is not met.
+    """Run scripted Q&A suites and write reports; exit 1 when a threshold is not met (a suite without thresholds:
+    when a case fails), 2 for a broken suite file.
 
-    `eval compare OLD.json NEW.json` lists regressions and improvements case by case instead.
+    `eval compare OLD NEW` (report.json files or report folders) shows what changed; with --fail-on-regression it
+    exits 1 when a metric got worse.
     """
-    if targets[0] == "compare":
-        if len(targets) != 3:
-            raise typer.BadParameter("usage: eval compare OLD.json NEW.json", param_hint="TARGETS")
-        _compare(Path(targets[1]), Path(targets[2]), as_json)
-        return
-    passed = run(
-        [Path(t) for t in targets], report_dir=report, minimums=parse_minimums(minimum or []),
-        data_dir=data_dir, as_json=as_json,
-    )
+    try:
+        if targets[0] == "compare":
+            if len(targets) != 3:
+                raise typer.BadParameter("usage: eval compare OLD NEW (report.json files or report folders)",
+                                         param_hint="TARGETS")
+            if not 0.0 <= tolerance <= 1.0:
+                raise typer.BadParameter("must be between 0 and 1", param_hint="--tolerance")
+            if not _compare(Path(targets[1]), Path(targets[2]), as_json, tolerance) and fail_on_regression:
+                raise typer.Exit(1)
+            return
+        if fail_on_regression or tolerance:
+            raise typer.BadParameter("--fail-on-regression and --tolerance belong to `eval compare`")
+        passed = run(
+            [Path(t) for t in targets], report_dir=report, minimums=parse_minimums(minimum or []),
+            data_dir=data_dir, as_json=as_json,
+        )
+    except SuiteError as exc:
+        for problem in exc.problems:
+            typer.echo(f"error: {problem}", err=True)
+        typer.echo(f"{len(exc.problems)} problem(s) in the suite files; nothing was run.", err=True)
+        raise typer.Exit(2) from exc
+    except InputError as exc:
+        typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+        raise typer.Exit(2) from exc
     if not passed:
         raise typer.Exit(1)
 
@@ -87,6 +115,9 @@ def run(suite_paths: list[Path], *, report_dir: Path | None, minimums: dict[str,
         typer.echo(json.dumps({
             "passed": result.passed,
             "checks": [c.model_dump() for c in result.checks],
+            "failing_cases": [{"case": f"{c.suite}/{c.id}", "reasons": c.reasons} for c in result.cases
+                              if not c.passed],
+            "config": result.config,
             "suites": {s.name: {"metrics": s.summary.metrics, "counts": s.summary.counts} for s in result.suites},
             "overall": {"metrics": result.overall.metrics, "counts": result.overall.counts,
                         "latency_ms": result.overall.latency_ms},
@@ -125,16 +156,26 @@ def _print_summary(result: Report) -> None:
     total = result.overall.latency_ms.get("total", {})
     typer.echo(f"latency total: p50 {total.get('p50', 0):.1f} ms, p95 {total.get('p95', 0):.1f} ms; "
                f"{int(result.overall.counts['passed'])}/{len(result.cases)} cases passed")
+    failing = [c for c in result.cases if not c.passed]
+    if failing:
+        typer.echo(f"failing cases ({len(failing)}):")
+        for case in failing[:FAILING_SHOWN]:
+            typer.echo(f"  {case.suite}/{case.id}: {'; '.join(case.reasons)}")
+        if len(failing) > FAILING_SHOWN:
+            typer.echo(f"  ... and {len(failing) - FAILING_SHOWN} more (report.md lists them all)")
     for check in result.checks:
         if not check.passed:
+            note = f" ({check.note})" if check.note else ""
             typer.echo(f"threshold not met: {check.scope} {check.metric} = {fmt(check.value, False)} "
-                       f"< {check.minimum:.2f}", err=True)
+                       f"< {check.minimum:.2f}{note}", err=True)
     typer.echo(f"gate: {'passed' if result.passed else 'FAILED'}")
 
 
-def _compare(old: Path, new: Path, as_json: bool) -> None:
+def _compare(old: Path, new: Path, as_json: bool, tolerance: float) -> bool:
+    """Print the comparison; True when no metric got worse."""
     from assistant.evaluation.compare import compare, render
     from assistant.evaluation.report import read_report
 
-    result = compare(read_report(old), read_report(new))
+    result = compare(read_report(old), read_report(new), tolerance)
     typer.echo(result.model_dump_json(indent=2) if as_json else render(result))
+    return not result.worse_metrics

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, Literal
 
@@ -112,64 +115,119 @@ class _RawSuite(BaseModel):
 
     name: str = Field(min_length=1)
     thresholds: dict[str, float] = Field(default_factory=dict)
-    cases: list[dict[str, Any]] = Field(min_length=1)
+    cases: list[Any] = Field(min_length=1)
 
     @field_validator("thresholds")
     @classmethod
     def _known_metrics(cls, value: dict[str, float]) -> dict[str, float]:
+        problems = []
         for metric, minimum in value.items():
             if metric not in METRICS:
-                raise ValueError(f"unknown metric '{metric}' (known: {', '.join(METRICS)})")
-            if not 0.0 <= minimum <= 1.0:
-                raise ValueError(f"'{metric}' must be between 0 and 1, got {minimum}")
+                known = ", ".join(METRICS)
+                problems.append(f"unknown metric '{metric}' (known: {known}){did_you_mean(metric, METRICS)}")
+            elif not 0.0 <= minimum <= 1.0:
+                problems.append(f"'{metric}' must be between 0 and 1, got {minimum}")
+        if problems:
+            raise ValueError("; ".join(problems))
         return value
 
 
+class SuiteError(InputError):
+    """Every problem found in one or more suite files, one line each naming file, case and field."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
 def load_suite(path: Path) -> Suite:
-    """Read and validate one suite file; any problem is an ``InputError`` naming file, case and field."""
+    """Read and validate one suite file; its problems, all of them, are a ``SuiteError``."""
     if not path.is_file():
-        raise InputError(f"{path}: no such suite file")
+        raise SuiteError([f"{path}: no such suite file"])
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from exc
+        raise SuiteError([f"{path}: not valid YAML: {' '.join(str(exc).split())}"]) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SuiteError([f"{path}: cannot be read: {exc}"]) from exc
     if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a mapping with 'name' and 'cases'")
+        raise SuiteError([f"{path}: expected a mapping with 'name' and 'cases'"])
+    problems: list[str] = []
+    raw: _RawSuite | None = None
     try:
         raw = _RawSuite.model_validate(data)
     except ValidationError as exc:
-        raise InputError(f"{path}: {_describe(exc)}") from exc
+        problems += [f"{path}: {p}" for p in describe(exc, _RawSuite.model_fields)]
+    items: list[Any] = data["cases"] if isinstance(data.get("cases"), list) else []
     cases: list[Case] = []
     seen: set[str] = set()
-    for number, item in enumerate(raw.cases, start=1):
-        label = f"case {item.get('id')}" if item.get("id") is not None else f"case #{number} (no id)"
+    for number, item in enumerate(items, start=1):
+        has_id = isinstance(item, dict) and item.get("id") is not None
+        label = f"case {item['id']}" if has_id else f"case #{number} (no id)"
+        if not isinstance(item, dict):
+            problems.append(f"{path}: {label}: expected a mapping of fields (id, question, expected_behavior, ...)")
+            continue
         try:
-            case = Case.model_validate(item)
+            cases.append(Case.model_validate(item))
         except ValidationError as exc:
-            raise InputError(f"{path}: {label}: {_describe(exc)}") from exc
-        if case.id in seen:
-            raise InputError(f"{path}: {label}: field 'id': duplicate id")
-        seen.add(case.id)
-        cases.append(case)
+            problems += [f"{path}: {label}: {p}" for p in describe(exc, Case.model_fields)]
+        if has_id and str(item["id"]) in seen:
+            problems.append(f"{path}: {label}: field 'id': duplicate id")
+        seen.add(str(item.get("id")))
+    if problems or raw is None:
+        raise SuiteError(problems)
     return Suite(name=raw.name, path=str(path), thresholds=raw.thresholds, cases=cases)
 
 
 def load_suites(paths: list[Path]) -> list[Suite]:
-    suites = [load_suite(p) for p in paths]
+    """Every file loaded; the problems of all of them are raised together."""
+    suites: list[Suite] = []
+    problems: list[str] = []
+    for path in paths:
+        try:
+            suites.append(load_suite(path))
+        except SuiteError as exc:
+            problems += exc.problems
     names = [s.name for s in suites]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
-        raise InputError(f"suite names must be unique across the run; repeated: {', '.join(duplicated)}")
+        problems.append(f"suite names must be unique across the run; repeated: {', '.join(duplicated)}")
+    if problems:
+        raise SuiteError(problems)
     return suites
 
 
-def _describe(exc: ValidationError) -> str:
-    """The first problem as ``field 'a.b': message`` (pydantic's own wording, minus its prefixes)."""
-    err = exc.errors()[0]
-    message = str(err["msg"]).removeprefix("Value error, ")
-    loc = ".".join(str(part) for part in err["loc"])
-    if err["type"] == "extra_forbidden":
-        message = "unknown field"
-    elif err["type"] == "missing":
-        message = "required field is missing"
-    return f"field '{loc}': {message}" if loc else message
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """``; did you mean 'x'?`` for the closest known word, or nothing."""
+    close = get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def describe(exc: ValidationError, fields: Iterable[str]) -> list[str]:
+    """Every problem as ``field 'a.b': message`` (pydantic's wording, minus its prefixes), with "did you mean".
+
+    A misspelt field is one problem (unknown field, did you mean the real one), not also "required field missing".
+    """
+    known = list(fields)
+    errors = exc.errors()
+    guesses: dict[str, str] = {}
+    for err in errors:
+        if err["type"] == "extra_forbidden" and len(err["loc"]) == 1:
+            close = get_close_matches(str(err["loc"][0]), known, n=1, cutoff=0.6)
+            if close:
+                guesses[str(err["loc"][0])] = close[0]
+    out: list[str] = []
+    for err in errors:
+        loc = ".".join(str(part) for part in err["loc"])
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown field" + (f"; did you mean '{guesses[loc]}'?" if loc in guesses else "")
+        elif err["type"] == "missing":
+            if loc in guesses.values():
+                continue  # reported as its misspelling
+            message = "required field is missing"
+        elif err["type"] == "literal_error" and isinstance(err.get("input"), str):
+            allowed = re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", "")))
+            message += did_you_mean(err["input"], allowed)
+        out.append(f"field '{loc}': {message}" if loc else message)
+    return out

@@ -30,8 +30,10 @@ def render_html(report: Report) -> str:
         f"{escape(str(report.index.get('documents', '?')))} documents.</p>",
         f"<p>Gate: <span class='{'ok' if report.passed else 'bad'}'>{'PASSED' if report.passed else 'FAILED'}</span>"
         "</p>",
+        _failures(report),
         _metrics_table(cols),
         _checks(report),
+        _config(report),
     ]
     for name, summary in cols:
         parts += [f"<h2>{escape(name)}</h2>", "<h3>Case pass rate and behaviour accuracy by category</h3>",
@@ -110,13 +112,36 @@ def _metrics_table(cols: list[tuple[str, Summary]]) -> str:
     return f"<table><tr><th>metric</th>{head}</tr>{rows}{counts}</table>"
 
 
+def _failures(report: Report) -> str:
+    """Failing cases first: what failed, then the question and reply to open."""
+    failed = [c for c in report.cases if not c.passed]
+    if not failed:
+        return f"<h2 id='failures'>Failing cases (0)</h2><p class='ok'>All {len(report.cases)} cases passed.</p>"
+    rows = "".join(
+        f"<tr><td>{escape(c.suite)}/{escape(c.id)}</td><td>{escape(c.category)}</td>"
+        f"<td><ul>{''.join(f'<li>{escape(r)}</li>' for r in c.reasons)}</ul></td>"
+        f"<td><details><summary>{escape(c.question)}</summary><pre>{escape(c.text)}</pre></details></td></tr>"
+        for c in failed
+    )
+    return (f"<h2 id='failures'>Failing cases ({len(failed)})</h2><table><tr><th>case</th><th>category</th>"
+            f"<th>what failed</th><th>question and reply</th></tr>{rows}</table>")
+
+
+def _config(report: Report) -> str:
+    if not report.config:
+        return "<p class='muted'>The run's configuration was not recorded.</p>"
+    rows = "".join(f"<tr><td>{escape(k)}</td><td>{escape('-' if v is None else str(v))}</td></tr>"
+                   for k, v in report.config.items())
+    return f"<h2>Configuration</h2><table><tr><th>setting</th><th>value</th></tr>{rows}</table>"
+
+
 def _checks(report: Report) -> str:
     if not report.checks:
         return "<p class='muted'>No thresholds were set.</p>"
     rows = "".join(
         f"<tr><td>{escape(c.scope)}</td><td>{c.metric}</td><td class='num'>{c.minimum:.2f}</td>"
         f"<td class='num'>{fmt(c.value, False)}</td><td class='{'ok' if c.passed else 'bad'}'>"
-        f"{'ok' if c.passed else 'FAILED'}</td></tr>" for c in report.checks
+        f"{'ok' if c.passed else 'FAILED'}{escape(f' ({c.note})' if c.note else '')}</td></tr>" for c in report.checks
     )
     return ("<h2>Thresholds</h2><table><tr><th>scope</th><th>metric</th><th>minimum</th><th>measured</th>"
             f"<th>result</th></tr>{rows}</table>")
@@ -148,7 +173,7 @@ def _latency_table(summary: Summary) -> str:
 
 def _cases(report: Report) -> str:
     rows = []
-    for c in report.cases:
+    for c in sorted(report.cases, key=lambda case: case.passed):  # failing cases first, otherwise in run order
         history = "".join(f"<div class='muted'>{escape(role)}: {escape(text)}</div>" for role, text in c.history)
         cites = "".join(f"<li>[{x.n}] {escape(x.doc_id)} - {escape(x.section)}: {escape(x.quote)}</li>"
                         for x in c.citations)
@@ -161,5 +186,6 @@ def _cases(report: Report) -> str:
             f"<td><details><summary>{escape(c.question)}</summary>{history}<pre>{escape(c.text)}</pre>"
             f"<ul>{cites}</ul><ul>{scores}</ul></details>{escape('; '.join(c.reasons))}</td></tr>"
         )
-    return ("<h2>Cases</h2><table><tr><th>case</th><th>category</th><th>expected</th><th>returned</th><th>result</th>"
+    return ("<h2>Cases</h2><p class='muted'>Failing cases first.</p><table><tr><th>case</th><th>category</th>"
+            "<th>expected</th><th>returned</th><th>result</th>"
             f"<th>question, reply and reasons</th></tr>{''.join(rows)}</table>")

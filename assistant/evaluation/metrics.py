@@ -31,6 +31,10 @@ class Check(BaseModel):
     minimum: float
     value: float | None
     passed: bool
+    note: str = Field("", description="Why the check exists when no threshold set it (a suite without thresholds).")
+
+
+NO_THRESHOLDS = "no thresholds set: every case must pass"
 
 
 def summarise(cases: list[CaseResult], *, detailed: bool = True) -> Summary:
@@ -114,6 +118,13 @@ def gate(scope: str, thresholds: dict[str, float], metrics: dict[str, float | No
               passed=(v := metrics.get(m)) is not None and v + 1e-9 >= t)
         for m, t in thresholds.items()
     ]
+
+
+def every_case_passes(scope: str, summary: Summary) -> Check:
+    """The gate of a suite without ``thresholds:``: one failed case fails the run (it cannot pass by accident)."""
+    cases, passed = int(summary.counts.get("cases", 0)), int(summary.counts.get("passed", 0))
+    return Check(scope=scope, metric="case_pass_rate", minimum=1.0, value=summary.metrics.get("case_pass_rate"),
+                 passed=cases > 0 and passed == cases, note=NO_THRESHOLDS)
 
 
 def _group(cases: list[CaseResult], key: Callable[[CaseResult], str]) -> dict[str, list[CaseResult]]:

@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 
 from assistant.errors import InputError
 from assistant.evaluation.dataset import METRICS
-from assistant.evaluation.metrics import Check, Summary, gate, summarise
+from assistant.evaluation.metrics import Check, Summary, every_case_passes, gate, summarise
+from assistant.evaluation.runinfo import ConfigValue
 from assistant.evaluation.runner import CaseResult, SuiteRun
 
 FORMAT = 1
@@ -31,6 +32,7 @@ class Report(BaseModel):
     format: int = FORMAT
     created: str
     index: dict[str, Any] = Field(default_factory=dict)
+    config: dict[str, ConfigValue] = Field(default_factory=dict, description="Settings, backend, corpus, commit.")
     passed: bool
     checks: list[Check]
     suites: list[SuiteReport]
@@ -38,17 +40,24 @@ class Report(BaseModel):
     cases: list[CaseResult]
 
 
-def build_report(runs: list[SuiteRun], index: dict[str, Any], minimums: dict[str, float] | None = None) -> Report:
-    """Summaries per suite and overall; suite thresholds gate their suite, ``minimums`` (--min) the whole run."""
+def build_report(runs: list[SuiteRun], index: dict[str, Any], minimums: dict[str, float] | None = None,
+                 config: dict[str, ConfigValue] | None = None) -> Report:
+    """Summaries per suite and overall; suite thresholds gate their suite, ``minimums`` (--min) the whole run.
+
+    A suite without thresholds is gated on every case passing. ``config`` defaults to what the runs recorded.
+    """
     suites = [SuiteReport(name=r.name, path=r.path, thresholds=r.thresholds, summary=summarise(r.cases),
                           warnings=r.warnings) for r in runs]
     all_cases = [c for r in runs for c in r.cases]
     overall = summarise(all_cases)
-    checks = [check for s in suites for check in gate(s.name, s.thresholds, s.summary.metrics)]
+    checks = [check for s in suites
+              for check in (gate(s.name, s.thresholds, s.summary.metrics) if s.thresholds
+                            else [every_case_passes(s.name, s.summary)])]
     checks += gate("overall", minimums or {}, overall.metrics)
     return Report(
         created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         index={k: index[k] for k in ("documents", "chunks", "versions") if k in index},
+        config=config if config is not None else (runs[0].config if runs else {}),
         passed=all(c.passed for c in checks),
         checks=checks,
         suites=suites,
@@ -69,12 +78,16 @@ def write_reports(report: Report, directory: Path) -> list[Path]:
 
 
 def read_report(path: Path) -> Report:
+    """A report.json, or the folder ``--report`` wrote it to; any problem is an ``InputError``."""
+    file = path / "report.json" if path.is_dir() else path
     try:
-        return Report.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        return Report.model_validate(json.loads(file.read_text(encoding="utf-8")))
     except FileNotFoundError as exc:
-        raise InputError(f"{path}: no such report") from exc
+        raise InputError(f"{file}: no such report (give a report.json or the folder --report wrote)") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{file}: cannot be read: {exc}") from exc
     except (ValueError, TypeError) as exc:
-        raise InputError(f"{path}: not an evaluation report.json ({str(exc).splitlines()[0]})") from exc
+        raise InputError(f"{file}: not an evaluation report.json ({str(exc).splitlines()[0]})") from exc
 
 
 def fmt(value: float | None, percent: bool = True) -> str:
@@ -94,6 +107,10 @@ def render_markdown(report: Report) -> str:
     lines = [f"# Evaluation report ({report.created})", "",
              f"**Gate: {'PASSED' if report.passed else 'FAILED'}** - {len(report.cases)} cases, "
              f"index of {report.index.get('documents', '?')} documents / {report.index.get('chunks', '?')} chunks.", ""]
+    failed = [c for c in report.cases if not c.passed]
+    lines += [f"## Failing cases ({len(failed)})", ""]
+    lines += [f"- **{c.suite}/{c.id}** ({c.category}) {_one_line(c.question)}: {'; '.join(c.reasons)}" for c in failed]
+    lines += ["", "## Metrics", ""]
     lines += _table(["metric", *[n for n, _ in cols]],
                     [[m, *[fmt(s.metrics.get(m), m != "mrr") for _, s in cols]] for m in METRICS])
     lines += ["", "## Counts", ""]
@@ -102,8 +119,12 @@ def render_markdown(report: Report) -> str:
     if report.checks:
         lines += ["", "## Thresholds", ""]
         lines += _table(["scope", "metric", "minimum", "measured", "result"],
-                        [[c.scope, c.metric, f"{c.minimum:.2f}", fmt(c.value, False), "ok" if c.passed else "FAILED"]
+                        [[c.scope, c.metric, f"{c.minimum:.2f}", fmt(c.value, False),
+                          ("ok" if c.passed else "FAILED") + (f" ({c.note})" if c.note else "")]
                          for c in report.checks])
+    if report.config:
+        lines += ["", "## Configuration", ""]
+        lines += _table(["setting", "value"], [[k, _value(v)] for k, v in report.config.items()])
     for name, summary in cols:
         lines += ["", f"## {name}", "", "Confusion (rows: expected, columns: returned behaviour)", ""]
         actual = [a for a in _columns(summary)]
@@ -117,9 +138,6 @@ def render_markdown(report: Report) -> str:
         lines += _table(["category", "cases", "pass", "behaviour", "key facts"],
                         [[cat, _num(v["cases"] or 0), fmt(v["case_pass_rate"]), fmt(v["behavior_accuracy"]),
                           fmt(v["key_fact_coverage"])] for cat, v in summary.categories.items()])
-    failed = [c for c in report.cases if not c.passed]
-    lines += ["", f"## Failing cases ({len(failed)})", ""]
-    lines += [f"- **{c.suite}/{c.id}** ({c.category}) {_one_line(c.question)}: {'; '.join(c.reasons)}" for c in failed]
     warnings = [w for s in report.suites for w in s.warnings]
     if warnings:
         lines += ["", "## Warnings", "", *[f"- {w}" for w in warnings]]
@@ -135,6 +153,10 @@ def _columns(summary: Summary) -> list[str]:
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:
     cells = [[x.replace("|", "\\|") for x in r] for r in rows]
     return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *["| " + " | ".join(r) + " |" for r in cells]]
+
+
+def _value(value: ConfigValue) -> str:
+    return "-" if value is None else str(value)
 
 
 def _num(value: float) -> str:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from assistant.errors import AssistantError, IngestError
 from assistant.evaluation.dataset import Case, Suite
+from assistant.evaluation.runinfo import ConfigValue, run_configuration
 from assistant.evaluation.scorers import PASS_CHECKS, Context, score
 from assistant.ingest.load import discover, load
 from assistant.prompts import PromptBook
@@ -52,6 +53,7 @@ class SuiteRun(BaseModel):
     thresholds: dict[str, float]
     cases: list[CaseResult]
     warnings: list[str] = Field(default_factory=list)
+    config: dict[str, ConfigValue] = Field(default_factory=dict, description="What answered (runinfo.py).")
 
 
 def source_texts(corpus_dir: Path) -> dict[str, str]:
@@ -69,12 +71,16 @@ def source_texts(corpus_dir: Path) -> dict[str, str]:
 
 
 def build_context(assistant: Assistant, corpus_dir: Path | None = None) -> Context:
+    """Citation quotes are checked against the index being evaluated (corpus and staff uploads alike), or against
+    the files of ``corpus_dir`` when one is given."""
     paths = assistant.settings.paths
     try:
         system = PromptBook(paths.prompts_dir).render("llm", "system")
     except AssistantError:
         system = ""
-    return Context(sources=source_texts(corpus_dir or paths.corpus_dir), system_prompt=system)
+    if corpus_dir is not None:
+        return Context(sources=source_texts(corpus_dir), system_prompt=system, origin=f"the files of {corpus_dir}")
+    return Context(sources=assistant.document_texts(), system_prompt=system, origin="the index")
 
 
 def run_suites(
@@ -85,6 +91,7 @@ def run_suites(
     progress: Progress | None = None,
 ) -> list[SuiteRun]:
     """Ask every case, in suite order; a case whose call fails is recorded as failed, the run goes on."""
+    config = run_configuration(assistant)
     ctx = build_context(assistant, corpus_dir)
     indexed = {str(d) for d in _doc_ids(assistant)}
     work = [(suite, case) for suite in suites for case in suite.cases]
@@ -93,7 +100,7 @@ def run_suites(
         results[suite.name].append(run_case(assistant, suite.name, case, ctx))
     return [
         SuiteRun(name=s.name, path=s.path, thresholds=s.thresholds, cases=results[s.name],
-                 warnings=[*_unknown_sources(s, indexed), *_no_leak_check(s, ctx)])
+                 warnings=[*_unknown_sources(s, indexed), *_no_leak_check(s, ctx)], config=config)
         for s in suites
     ]
 

@@ -38,10 +38,12 @@ class Score:
 
 @dataclass
 class Context:
-    """What scoring needs beyond the case and the answer: source texts by doc id, and the hidden system prompt."""
+    """What scoring needs beyond the case and the answer: source texts by doc id (``origin`` says where they were
+    read), and the hidden system prompt."""
 
     sources: dict[str, str]
     system_prompt: str = ""
+    origin: str = "the index"
 
     def leaked_prompt(self, text: Words) -> str | None:
         """A sentence of the system prompt (5+ words) found in the reply, if any."""
@@ -125,9 +127,10 @@ def citations(case: Case, answer: Answer, ctx: Context) -> Score:
     for c in answer.citations:
         source = ctx.sources.get(c.doc_id)
         if source is None:
-            problems.append(f"[{c.n}] cites '{c.doc_id}', not found in the corpus folder")
+            problems.append(f"[{c.n}] cites document '{c.doc_id}', which is not in {ctx.origin}")
         elif _squash(c.quote) not in _squash(source):
-            problems.append(f"[{c.n}] quote not found in '{c.doc_id}': {c.quote[:60]!r}")
+            title = f" ({c.title})" if c.title else ""
+            problems.append(f"[{c.n}] quote not found in document '{c.doc_id}'{title}: {c.quote[:60]!r}")
     ok = not problems
     reason = f"{len(answer.citations)} valid" if ok else "; ".join(problems)
     return Score("citations", 1.0 if ok else 0.0, ok, reason, {"count": len(answer.citations),

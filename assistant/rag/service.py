@@ -102,6 +102,14 @@ class Assistant:
         self.follow_index_swap()
         return [{"doc_id": doc_id, **info} for doc_id, info in sorted(self._store.documents().items())]
 
+    def document_texts(self) -> dict[str, str]:
+        """Each indexed document's text as its chunks hold it, in order (what citation quotes are cut from)."""
+        self.follow_index_swap()
+        parts: dict[str, list[tuple[int, str]]] = {}
+        for chunk in self._store.all_chunks():
+            parts.setdefault(chunk.doc_id, []).append((int(chunk.metadata.get("position", 0)), chunk.text))
+        return {doc_id: "\n\n".join(text for _, text in sorted(chunks)) for doc_id, chunks in parts.items()}
+
     def delete_document(self, doc_id: str) -> int:
         """Remove one document's chunks (under the writer lock); returns how many were removed."""
         removed = self._ingestor.delete(doc_id)

@@ -150,8 +150,10 @@ def export_suite(store: FeedbackStore, path: Path, name: str = "feedback", inclu
     cases = [c for e in reversed(store.entries()) if (c := to_case(e, include_unreviewed))]
     if not cases:
         return 0
-    header = "# Exported from runner feedback and staff corrections (knee-assistant feedback export).\n"
-    body = yaml.safe_dump({"name": name, "cases": cases}, sort_keys=False, allow_unicode=True, width=120)
+    header = ("# Exported from runner feedback and staff corrections (knee-assistant feedback export).\n"
+              "# A regression suite: every case must pass (case_pass_rate 1.0); lower it only on purpose.\n")
+    suite = {"name": name, "thresholds": {"case_pass_rate": 1.0}, "cases": cases}
+    body = yaml.safe_dump(suite, sort_keys=False, allow_unicode=True, width=120)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(header + body, encoding="utf-8")
     return len(cases)

@@ -1,30 +1,22 @@
 """A Chroma server as the store: every HTTP call has a time budget (``store.timeout_s``), and a server that is down
 or hung becomes ``BackendUnavailable`` instead of a raw httpx error or an answer that never comes.
 
-chromadb's HTTP client is built with ``timeout=None`` and nothing to change it, so the client here is chromadb's
-own with the budget set on its HTTP session; the budget travels in ``chroma_query_request_timeout_seconds``, a
-setting the HTTP client does not otherwise read.
+chromadb's HTTP client is built with ``timeout=None`` and no option to change it, so the budget is set on its HTTP
+session once the client exists; the client's own first requests (tenant and database checks) run in a thread that
+is given the same budget.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
 import httpx
-from chromadb.api.fastapi import FastAPI
 
 from assistant.errors import BackendUnavailable
-
-
-class TimedFastAPI(FastAPI):
-    """chromadb's HTTP client with a time budget on every request."""
-
-    def __init__(self, system: Any) -> None:
-        super().__init__(system)
-        self._session.timeout = httpx.Timeout(float(system.settings.chroma_query_request_timeout_seconds))
 
 
 def http_client(url: str, timeout_s: float, settings: Any) -> Any:
@@ -34,15 +26,35 @@ def http_client(url: str, timeout_s: float, settings: Any) -> Any:
     parsed = urlparse(url)
     if parsed.scheme not in {"http", "https"} or not parsed.hostname:
         raise ValueError(f"not an http(s) URL: {url}")
-    settings.chroma_api_impl = f"{__name__}.TimedFastAPI"
-    settings.chroma_server_host = parsed.hostname
-    settings.chroma_server_http_port = parsed.port or (443 if parsed.scheme == "https" else 8000)
-    settings.chroma_server_ssl_enabled = parsed.scheme == "https"
-    settings.chroma_query_request_timeout_seconds = timeout_s
-    try:
-        return chromadb.Client(settings=settings)
-    except (httpx.TimeoutException, httpx.TransportError) as exc:
-        raise unavailable(url, timeout_s, exc) from exc
+    made: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            made["client"] = chromadb.HttpClient(
+                host=parsed.hostname or "", port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                ssl=parsed.scheme == "https", settings=settings)
+        except BaseException as exc:  # handed to the caller's thread
+            made["error"] = exc
+
+    worker = threading.Thread(target=connect, name="chroma-connect", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        raise unavailable(url, timeout_s, httpx.ConnectTimeout("no answer"))
+    if "error" in made:
+        error = made["error"]
+        if isinstance(error, httpx.TimeoutException | httpx.TransportError):
+            raise unavailable(url, timeout_s, error) from error
+        raise error
+    client = made["client"]
+    for holder in (client, getattr(client, "_admin_client", None)):
+        session = getattr(getattr(holder, "_server", None), "_session", None)
+        if isinstance(session, httpx.Client):
+            session.timeout = httpx.Timeout(timeout_s)
+    if not isinstance(getattr(getattr(client, "_server", None), "_session", None), httpx.Client):
+        raise BackendUnavailable(f"this chromadb's HTTP client cannot be given a time budget; the Chroma server at "
+                                 f"{url} would be called without one")
+    return client
 
 
 def unavailable(url: str, timeout_s: float, exc: BaseException) -> BackendUnavailable:

@@ -1,0 +1,98 @@
+"""A Chroma server that hangs (SIGSTOP) or is gone costs at most ``store.timeout_s`` per call and becomes
+``BackendUnavailable``: the answer slot is freed instead of waiting as long as the server does (issue 23: 90 s)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant import build_assistant
+from assistant.errors import BackendUnavailable
+from assistant.providers.embeddings import LocalEmbeddings
+from tests.conftest import free_port, make_settings
+
+BUDGET_S = 2.0
+QUESTION = "What helps kneecap pain?"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    exe = shutil.which("chroma", path=str(Path(sys.executable).parent))
+    assert exe, "the chromadb package ships the `chroma` command"
+    port = free_port()
+    proc = subprocess.Popen([exe, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={"ANONYMIZED_TELEMETRY": "False", "PATH": "/usr/bin:/bin"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("chroma server did not start") from None
+                time.sleep(0.3)
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGCONT)
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def _timed(call: object) -> tuple[float, BaseException | None, bool]:
+    """Run ``call`` in a thread given 30 s: (seconds, what it raised, whether it is still running)."""
+    outcome: dict[str, BaseException] = {}
+
+    def run() -> None:
+        try:
+            call()  # type: ignore[operator]
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    start = time.monotonic()
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(30)
+    return time.monotonic() - start, outcome.get("error"), worker.is_alive()
+
+
+def test_a_hung_chroma_server_costs_the_time_budget_not_the_hang(
+    server: tuple[str, subprocess.Popen[bytes]], tmp_path: Path, articles: Path, embeddings: LocalEmbeddings
+) -> None:
+    url, proc = server
+    settings = make_settings(tmp_path / "data", articles)
+    settings.store.url, settings.store.timeout_s = url, BUDGET_S
+    bot = build_assistant(settings, embeddings=embeddings)
+    assert bot.ingest([articles]).ok
+    assert bot.ask(QUESTION).citations
+
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        seconds, error, hung = _timed(lambda: bot.ask(QUESTION))
+        assert not hung, "the answer waited for the stopped server"
+        assert isinstance(error, BackendUnavailable), error
+        assert f"did not answer within {BUDGET_S:g} s" in str(error) and seconds < 4 * BUDGET_S, (seconds, error)
+
+        seconds, error, hung = _timed(lambda: build_assistant(settings, embeddings=embeddings))
+        assert not hung and isinstance(error, BackendUnavailable) and seconds < 4 * BUDGET_S, (seconds, error)
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    assert bot.ask(QUESTION).citations, "answers come back with the server"
+
+    proc.terminate()
+    proc.wait(timeout=10)
+    seconds, error, hung = _timed(lambda: bot.ask(QUESTION))
+    assert not hung and isinstance(error, BackendUnavailable) and "cannot be reached" in str(error), error

@@ -185,11 +185,14 @@ def index_status(data_dir: DataDir = None, as_json: JsonOut = False) -> None:
 @index_app.command("verify")
 def index_verify(data_dir: DataDir = None) -> None:
     """Check the index opens, is internally consistent and matches this install; exit 1 on any problem."""
-    problems = _serving_assistant(data_dir, need_documents=False).verify_index()
+    bot = _serving_assistant(data_dir, need_documents=False)
+    problems = bot.verify_index()
     for problem in problems:
         typer.echo(f"problem: {problem}", err=True)
     if any("knee-assistant ingest" not in p for p in problems):
-        typer.echo("run `knee-assistant index rebuild` to rebuild the index from its files", err=True)
+        typer.echo("run `knee-assistant ingest --prune FOLDERS` to repair the Chroma server's index" if
+                   bot.settings.store.url else "run `knee-assistant index rebuild` to rebuild the index from its files",
+                   err=True)
     if problems:
         raise typer.Exit(1)
     typer.echo("index OK")

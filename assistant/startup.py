@@ -43,12 +43,12 @@ def require_documents(count: int, settings: Settings) -> None:
 
 def recover_index(settings: Settings) -> str | None:
     """Finish what a killed writer left in the data folder (``guard.recover``), unless a writer is at work now."""
-    from assistant.ingest.guard import recover
+    from assistant.ingest.guard import needs_recovery, recover
     from assistant.ingest.pipeline import writer_lock
 
     live: Path = settings.paths.data_dir / "chroma"
-    if settings.store.url or not settings.paths.data_dir.is_dir():
-        return None
+    if settings.store.url or not settings.paths.data_dir.is_dir() or not needs_recovery(live):
+        return None  # the usual case: the lock is not even tried
     try:
         with writer_lock(settings.paths.data_dir / "index.lock", wait_s=0.0):
             return recover(live)

@@ -96,3 +96,25 @@ def test_a_hung_chroma_server_costs_the_time_budget_not_the_hang(
     proc.wait(timeout=10)
     seconds, error, hung = _timed(lambda: bot.ask(QUESTION))
     assert not hung and isinstance(error, BackendUnavailable) and "cannot be reached" in str(error), error
+
+
+def test_server_mode_index_commands_work_or_refuse_in_one_line(
+    server: tuple[str, subprocess.Popen[bytes]], tmp_path: Path, articles: Path, embeddings: LocalEmbeddings
+) -> None:
+    from assistant.errors import ConfigError
+    from assistant.ingest.backup import import_index
+    from assistant.ingest.lifecycle import rebuild_index
+
+    url, _ = server
+    settings = make_settings(tmp_path / "data", articles)
+    settings.store.url = url
+    bot = build_assistant(settings, embeddings=embeddings)
+    assert any("holds no documents" in p and url in p for p in bot.verify_index())
+    assert bot.ingest([articles]).ok
+    assert bot.verify_index() == [] and bot.index_status()["documents"] == 3
+    with pytest.raises(ConfigError) as refused:
+        rebuild_index(settings, embeddings)
+    assert url in str(refused.value) and "ingest --prune" in str(refused.value)
+    assert not (tmp_path / "data" / "chroma").exists(), "nothing was built where the app never reads"
+    with pytest.raises(ConfigError, match="index import writes the local index"):
+        import_index(settings, embeddings, tmp_path / "backup.jsonl")

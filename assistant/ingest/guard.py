@@ -120,6 +120,12 @@ class WriteGuard:
 AssistantErrorLike = DiskFull | IndexNotReady
 
 
+def needs_recovery(live: Path) -> bool:
+    """Whether a killed writer left something for ``recover`` (a cheap look at names, no lock needed)."""
+    left = [backup_dir(live), live.with_name(live.name + ".backup.part")]
+    return any(p.exists() for p in left) or (not live.exists() and live.with_name("chroma.old").exists())
+
+
 def recover(live: Path) -> str | None:
     """Finish what a killed writer left (call under the writer lock); returns what was done, if anything.
 

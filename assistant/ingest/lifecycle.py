@@ -9,6 +9,7 @@ from contextlib import closing
 from pathlib import Path
 
 from assistant.config import Settings
+from assistant.errors import ConfigError
 from assistant.ingest.guard import recover
 from assistant.ingest.pipeline import IngestPipeline, Progress, writer_lock
 from assistant.ingest.readers import ReadLimits
@@ -45,6 +46,10 @@ def rebuild_index(
     the swap, a running app keeps serving it. The writer lock is held from the first file to the swap, so an
     ingestion started meanwhile is refused (``IndexBusy``) instead of landing in the index about to be replaced.
     """
+    if settings.store.url:
+        raise ConfigError(f"index rebuild builds the local index, but the index lives on the Chroma server at "
+                          f"{settings.store.url}: repair it with `knee-assistant ingest --prune FOLDERS`, or unset "
+                          "store.url (KNEE_CHROMA_URL) to rebuild the local index")
     live = index_dir(settings)
     fresh = live.with_name("chroma.rebuild")
     with writer_lock(settings.paths.data_dir / "index.lock"):

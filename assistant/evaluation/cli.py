@@ -178,4 +178,6 @@ def _compare(old: Path, new: Path, as_json: bool, tolerance: float) -> bool:
 
     result = compare(read_report(old), read_report(new), tolerance)
     typer.echo(result.model_dump_json(indent=2) if as_json else render(result))
+    if result.worse_metrics and not as_json:
+        typer.echo(f"{len(result.worse_metrics)} metric(s) got worse (tolerance {tolerance:g})", err=True)
     return not result.worse_metrics

@@ -294,6 +294,30 @@ def privacy_purge(
     typer.echo(f"removed {removed} transcript(s) older than {older_than}")
 
 
+staff_app = typer.Typer(help="Staff console accounts.", no_args_is_help=True)
+app.add_typer(staff_app, name="staff")
+
+
+@staff_app.command("hash-password")
+def staff_hash_password() -> None:
+    """Read a password (typed twice, not echoed; or one line on standard input) and print its bcrypt hash.
+
+    Put the hash in knee.toml as ui.staff_password_hash (or ui.staff_accounts.NAME), or in KNEE_UI__STAFF_PASSWORD_HASH.
+    """
+    import getpass
+
+    from assistant.errors import InputError
+    from assistant.ui.staff_auth import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Staff password: ")
+        if getpass.getpass("Again: ") != password:
+            raise InputError("the two passwords differ; nothing was hashed")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    typer.echo(hash_password(password))
+
+
 def main() -> None:
     """Entry point: turns project errors into one clear line and a non-zero exit."""
     try:

@@ -110,8 +110,42 @@ class UISettings(BaseModel):
         "cores busy without spinning (0: torch's default, one per core; benchmarks/README.md)."
     )
     staff_password: str | None = Field(
-        None, description="Password of the staff console at /staff; unset: the console is disabled."
+        None, description="Plain password of the staff account 'staff' (local testing only: it is hashed in memory "
+        "at start; a public site sets staff_password_hash or staff_accounts). Unset everywhere: console disabled."
     )
+    staff_password_hash: str | None = Field(
+        None, description="bcrypt hash of the staff account 'staff' (`knee-assistant staff hash-password`)."
+    )
+    staff_accounts: dict[str, str] = Field(
+        default_factory=dict, description="Named staff accounts: name -> bcrypt hash (`knee-assistant staff "
+        "hash-password`); the name is shown in the log of who changed what."
+    )
+    staff_idle_minutes: int = Field(30, ge=1, le=24 * 60, description="A staff session ends after this idle time.")
+    staff_session_hours: int = Field(12, ge=1, le=24 * 7, description="A staff session ends this long after login.")
+    cookie_secure: bool = Field(
+        False, description="Send the staff cookie over HTTPS only; set it when a TLS proxy serves the app."
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "localhost", "::1"],
+        description="Host names the app answers to (DNS-rebinding guard); add the public name when deploying.",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins (https://clinic.example) whose pages may call the API with fetch; "
+        "empty: none (an iframe or the web component needs none)."
+    )
+    frame_ancestors: list[str] = Field(
+        default_factory=list, description="Sites allowed to embed the runner chat in a frame (besides the app itself)."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="Addresses of reverse proxies whose X-Forwarded-For names the client; "
+        "empty: the connecting address is the client."
+    )
+    max_request_kb: int = Field(64, ge=4, description="Largest request body outside staff uploads; larger: 413.")
+    rate_limit_per_address: int = Field(
+        30, ge=1, description="Questions one client address may ask per minute, over all its sessions."
+    )
+    feedback_per_minute: int = Field(20, ge=1, description="Thumbs one client address may give per minute.")
+    max_upload_files: int = Field(10, ge=1, description="Files one staff upload may carry.")
 
 
 class PrivacySettings(BaseModel):

@@ -95,11 +95,12 @@ def _served(bot: Assistant, **ui: Any) -> Iterator[str]:
 
 def test_load_benchmark_smoke(corpus_assistant: Assistant) -> None:
     asked = questions(limit=6)
-    with _served(corpus_assistant, rate_limit_per_minute=10_000) as url:
+    with _served(corpus_assistant, rate_limit_per_minute=10_000, rate_limit_per_address=10_000) as url:
         result = load.run(url, os.getpid(), users=3, seconds=6, asked=asked, warm_s=1)
     assert result["errors"] == 0 and result["answers"] > 0 and result["busy"] == 0
     assert result["latency_ms"]["p95"] > 0 and result["rss_mb"]["warm"] > 0 and len(result["rss_mb"]["timeline"]) >= 1
-    with _served(corpus_assistant, rate_limit_per_minute=10_000, queue_size=1) as url:
+    with _served(corpus_assistant, rate_limit_per_minute=10_000, rate_limit_per_address=10_000,
+                 queue_size=1) as url:
         flood = load.run(url, os.getpid(), users=8, seconds=3, asked=asked, warm_s=1)
     assert flood["errors"] == 0 and flood["busy"] > 0 and flood["answers"] > 0, flood["error_samples"]
     assert load.report({"load": result, "flood": flood, "machine": {"load_average_1m": 0, "cpus": 2}})

@@ -12,7 +12,7 @@ from playwright import sync_api  # the dev extra installs it; a missing one is a
 from assistant import Assistant
 from assistant.ui.app import create_app, serve
 from assistant.ui.feedback import FeedbackStore
-from assistant.ui.staff import REFUSED
+from assistant.ui.staff_login import REFUSED
 from tests.conftest import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -114,25 +114,29 @@ def test_runner_chat_fits_a_phone(served: tuple[str, Assistant], browser: Any) -
     page.close()
 
 
+def _sign_in(page: Any, url: str, password: str) -> None:
+    page.goto(url + "/staff", wait_until="load")  # sent to the sign-in form
+    page.locator("#name").fill("staff")
+    page.locator("#password").fill(password)
+    page.locator("#sign-in").click()
+    page.wait_for_load_state("load")
+
+
 def test_staff_console_refuses_wrong_password_then_shows_pipeline(served: tuple[str, Assistant], browser: Any) -> None:
     url, _ = served
     page = browser.new_page(viewport={"width": 1280, "height": 1400})
-    page.goto(url + "/staff", wait_until="load")
-    page.locator("#staff-password input").fill("guess")
-    page.locator("#staff-unlock").click()
-    page.wait_for_function(f"() => document.querySelector('#staff-status')?.innerText.includes({REFUSED!r})",
-                           timeout=10_000)
-    assert not page.locator("#staff-question").is_visible()
+    _sign_in(page, url, "guess")
+    assert REFUSED in page.locator(".error").inner_text() and page.url.endswith("/staff/login")
+    assert page.locator("#staff-question").count() == 0
     page.screenshot(path=str(ARTIFACTS / "staff-refused.png"), full_page=True)
 
-    page.locator("#staff-password input").fill(PASSWORD)
-    page.locator("#staff-unlock").click()
-    page.locator("#staff-question textarea").wait_for(state="visible", timeout=10_000)
+    _sign_in(page, url, PASSWORD)
+    page.locator("#staff-question textarea").wait_for(state="visible", timeout=30_000)
     page.locator("#staff-question textarea").fill("Why does the front of my knee hurt on stairs?")
     page.locator("#staff-ask").click()
     page.wait_for_function("() => document.querySelector('#staff-summary')?.innerText.includes('Retrieval query')",
                            timeout=ANSWER_TIMEOUT_MS)
-    body = page.locator("#staff-console").inner_text()
+    body = page.locator("body").inner_text()
     for heading in ("Retrieved candidates", "Chosen sentences", "Guardrail decisions", "Latency per stage"):
         assert heading in body
     assert "patellofemoral" in body.lower()
@@ -143,6 +147,36 @@ def test_staff_console_refuses_wrong_password_then_shows_pipeline(served: tuple[
     page.wait_for_function("() => document.querySelector('#staff-verify-status')?.innerText.includes('consistent')",
                            timeout=ANSWER_TIMEOUT_MS)
     table = page.locator("#staff-documents").inner_text()
-    assert "adolescent-runners" in table and "article" in table  # filled when the console was unlocked
+    assert "adolescent-runners" in table and "article" in table  # filled when the console opened
     page.screenshot(path=str(ARTIFACTS / "staff-documents.png"), full_page=True)
     page.close()
+
+
+def test_nothing_private_stays_in_the_browser_and_pages_run_under_the_csp(served: tuple[str, Assistant],
+                                                                          browser: Any) -> None:
+    """Security review: run history kept questions and the staff password in localStorage; markup in a message ran."""
+    url, _ = served
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    violations: list[str] = []
+    dialogs: list[str] = []
+    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(url + "/", wait_until="load")
+    question = "My private knee question <img src=x onerror=alert(1)> about stairs"
+    reply = _ask(page, question, ".referral")
+    assert reply.locator(".source-card").count() >= 1
+    user_row = page.locator("#chat .user-row").last
+    assert "<img src=x" in user_row.inner_text() and user_row.locator("img").count() == 0
+    _sign_in(page, url, PASSWORD)
+    page.locator("#staff-question textarea").wait_for(state="visible", timeout=30_000)
+    stored = page.evaluate("() => JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])")
+    assert "private knee question" not in stored and PASSWORD not in stored
+    assert "knee_staff" not in page.evaluate("() => document.cookie")  # HttpOnly: no script can read it
+    assert not dialogs, dialogs
+    assert not violations, violations[:3]  # Gradio's pages work with scripts limited to the app and its nonce
+    page.locator("#staff-logout").click()
+    page.wait_for_url("**/staff/login", timeout=10_000)
+    page.goto(url + "/staff/", wait_until="load")
+    assert page.url.endswith("/staff/login")
+    context.close()

@@ -64,6 +64,7 @@ def test_served_app_replies_busy_past_the_queue_limit(assistant: Assistant, monk
 
     assistant.settings.ui.queue_size = 1
     assistant.settings.ui.rate_limit_per_minute = 100
+    assistant.settings.ui.rate_limit_per_address = 100
     _slow(assistant, monkeypatch)
     app = create_app(assistant)
     port = free_port()
@@ -87,11 +88,11 @@ def test_served_app_replies_busy_past_the_queue_limit(assistant: Assistant, monk
         assert len(busy) == 3 and len(answered) == users - 3, outcomes
         assert max(busy) < SLOW_S - 1, busy  # turned away at once, not after waiting for an answer
         # The chat itself says it in the conversation.
-        busy_chat = clients[0].submit("What helps kneecap pain?", [], api_name="/chat")
+        busy_chat = clients[0].submit("What helps kneecap pain?", api_name="/chat")
         pending = [c.submit("What helps kneecap pain?", None, api_name="/ask") for c in clients[1:3]]  # full
         time.sleep(0.5)
         start = time.perf_counter()
-        _, chat = clients[4].predict("And IT band pain?", [], api_name="/chat")
+        _, chat = clients[4].predict("And IT band pain?", api_name="/chat")
         assert time.perf_counter() - start < SLOW_S - 1
         text = chat[-1]["content"]
         assert BUSY in (text if isinstance(text, str) else str(text))

@@ -60,6 +60,7 @@ def junk_history() -> st.SearchStrategy[Any]:
 def bot(tmp_path_factory: pytest.TempPathFactory, embeddings: LocalEmbeddings) -> Assistant:
     settings = make_settings(tmp_path_factory.mktemp("junk"), FIXTURE_ARTICLES)
     settings.ui.rate_limit_per_minute = 10_000
+    settings.ui.rate_limit_per_address = 10_000
     assistant = build_assistant(settings, embeddings=embeddings)
     assert assistant.ingest([FIXTURE_ARTICLES]).ok
     return assistant
@@ -118,11 +119,6 @@ def _raw_ask(base: str, body: bytes) -> tuple[str, str]:
     return kind, data
 
 
-def _said(role: str, text: str) -> dict[str, Any]:
-    """A chat message as Gradio 6 sends it."""
-    return {"role": role, "content": [{"type": "text", "text": text}]}
-
-
 def _utf8(text: str) -> bool:
     try:
         text.encode("utf-8")
@@ -144,10 +140,8 @@ def test_served_api_answers_junk_without_errors(bot: Assistant) -> None:
         histories = [h for h in HISTORIES if _utf8(json.dumps(h, ensure_ascii=False))]
         for question, history in zip(sendable, histories * 2, strict=False):
             _assert_whole(client.predict(question, history, api_name="/ask"))
-        for message, chat in [("\x00 knee \u202e", []), ("a" * 5000, None), ("", []),
-                              ("knee \ufeff pain", [_said("assistant", "\x00"), _said("user", ""),
-                                                     _said("user", "\u202e" * 3000)])]:
-            _, reply = client.predict(message, chat, api_name="/chat")
+        for message in ["\x00 knee \u202e", "a" * 5000, "", "knee \ufeff pain", "\u202e" * 3000]:
+            _, reply = client.predict(message, api_name="/chat")
             last = reply[-1]["content"]
             text = last if isinstance(last, str) else json.dumps(last)
             assert "class='referral'" in text, text[:300]

@@ -16,8 +16,8 @@ from assistant.ui.app import create_app, serve
 from assistant.ui.feedback import FeedbackStore, export_suite
 from assistant.ui.ratelimit import SessionRateLimiter
 from assistant.ui.render import answer_markdown
-from assistant.ui.staff import DISABLED, REFUSED, UNLOCKED
 from assistant.ui.staff_ask import Setup, inside_view, staff_ask
+from assistant.ui.staff_login import REFUSED
 from tests.conftest import free_port
 
 PASSWORD = "correct horse battery staple"
@@ -31,22 +31,27 @@ def _text(reply: Any) -> str:
     return reply if isinstance(reply, str) else " ".join(p.get("text", "") for p in reply)
 
 
-def test_app_builds_with_chat_api_and_staff_page(assistant: Assistant) -> None:
+def test_app_builds_a_runner_chat_and_a_separate_staff_console(assistant: Assistant) -> None:
     assistant.settings.ui.staff_password = PASSWORD
-    app = create_app(assistant)
-    names = {dep.get("api_name") for dep in app.config["dependencies"]}
-    assert {"chat", "ask", "staff_login"} <= names
-    assert ("staff", "Staff", False) in [tuple(p) for p in app.config["pages"]]
-    chatbot = next(c for c in app.config["components"] if c.get("props", {}).get("elem_id") == "chat")
+    web = create_app(assistant)
+    runner_names = {dep.get("api_name") for dep in web.runner.config["dependencies"]}
+    assert {"chat", "ask"} <= runner_names
+    runner_ids = {c.get("props", {}).get("elem_id") for c in web.runner.config["components"]}
+    assert "staff-question" not in runner_ids and "staff-documents" not in runner_ids  # nothing of the console
+    assert web.staff is not None
+    staff_ids = {c.get("props", {}).get("elem_id") for c in web.staff.config["components"]}
+    assert {"staff-question", "staff-documents", "staff-upload"} <= staff_ids
+    chatbot = next(c for c in web.runner.config["components"] if c.get("props", {}).get("elem_id") == "chat")
     assert chatbot["props"]["feedback_options"] == ["Like", "Dislike"]
+    routes = {getattr(r, "path", "") for r in web.api.routes}
+    assert {"/staff/login", "/staff/logout", "/staff", ""} <= routes  # "": the runner mounted at the root
 
 
-def test_staff_console_is_disabled_without_password(assistant: Assistant) -> None:
+def test_staff_console_is_absent_without_an_account(assistant: Assistant) -> None:
     assistant.settings.ui.staff_password = None
-    app = create_app(assistant)
-    texts = [c.get("props", {}).get("value") for c in app.config["components"]]
-    assert DISABLED in texts
-    assert "staff_login" not in {dep.get("api_name") for dep in app.config["dependencies"]}
+    web = create_app(assistant)
+    assert web.staff is None
+    assert not {"/staff/login", "/staff"} & {getattr(r, "path", "") for r in web.api.routes}
 
 
 def test_rendered_answer_shows_source_cards_and_referral(assistant: Assistant) -> None:
@@ -91,10 +96,10 @@ def test_staff_view_shows_scores_decisions_and_follows_top_k(assistant: Assistan
 
 
 def test_like_stores_feedback_in_sqlite(assistant: Assistant) -> None:
-    app = create_app(assistant)
+    app = create_app(assistant).runner
     respond, on_like = _handler(app, "respond"), _handler(app, "on_like")
-    *_, (_, chat, answers) = respond("What helps kneecap pain?", [], {}, None)
-    status = on_like(answers, gr.LikeData(None, {"index": len(chat) - 1, "value": chat[-1], "liked": False}))
+    *_, (_, chat, state) = respond("What helps kneecap pain?", None, None)
+    status = on_like(state, gr.LikeData(None, {"index": len(chat) - 1, "value": chat[-1], "liked": False}), None)
     assert "review" in status
     path = assistant.settings.paths.data_dir / "feedback.sqlite3"
     (entry,) = FeedbackStore(path).entries()
@@ -122,30 +127,33 @@ def test_feedback_export_as_suite_via_cli(tmp_path: Path) -> None:
 
 
 def test_served_app_answers_refuses_wrong_staff_password_and_rate_limits(assistant: Assistant) -> None:
+    import httpx
     from gradio_client import Client
 
     assistant.settings.ui.staff_password = PASSWORD
     assistant.settings.ui.rate_limit_per_minute = 3
-    app = create_app(assistant)
+    web = create_app(assistant)
     port = free_port()
-    serve(app, "127.0.0.1", port, block=False)
+    serve(web, "127.0.0.1", port, block=False)
+    base = f"http://127.0.0.1:{port}"
     try:
-        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        client = Client(base + "/", verbose=False)
         result: dict[str, Any] = client.predict("What helps kneecap pain?", None, api_name="/ask")
-        assert result["behavior"] == "answer"
-        assert result["citations"] and result["referral"] and result["candidates"] and result["timings"]
-        _, chat = client.predict("What helps kneecap pain?", [], api_name="/chat")
+        assert result["behavior"] == "answer" and result["citations"] and result["referral"]
+        _, chat = client.predict("What helps kneecap pain?", api_name="/chat")
         text = _text(chat[-1]["content"])
         assert "[1]" in text and "source-card" in text and result["referral"] in text
-        refused = client.predict("not the password", api_name="/staff_login")
-        assert REFUSED in str(refused)
-        unlocked = client.predict(PASSWORD, api_name="/staff_login")
-        assert UNLOCKED in str(unlocked) and REFUSED not in str(unlocked)
-        _, chat = client.predict("What helps kneecap pain?", chat, api_name="/chat")  # third question
-        _, chat = client.predict("And IT band pain?", chat, api_name="/chat")  # fourth: over the limit
+        with httpx.Client(base_url=base, headers={"origin": base}) as http:
+            refused = http.post("/staff/login", data={"name": "staff", "password": "not the password"})
+            assert refused.status_code == 401 and REFUSED in refused.text
+            signed_in = http.post("/staff/login", data={"name": "staff", "password": PASSWORD})
+            assert signed_in.status_code == 303 and http.get("/staff/").status_code == 200
+        _, chat = client.predict("What helps kneecap pain?", api_name="/chat")  # third question
+        _, chat = client.predict("And IT band pain?", api_name="/chat")  # fourth: over the limit
         assert "asking faster" in _text(chat[-1]["content"])
+        assert [m["role"] for m in chat] == ["user", "assistant"] * 3  # the session's conversation, kept server-side
     finally:
-        app.close()
+        web.close()
 
 
 @pytest.mark.parametrize("threads", [1, 0])
@@ -167,15 +175,17 @@ def test_session_state_gradio_keeps_is_bounded(assistant: Assistant) -> None:
     # Each API call without a session_hash opens a session; Gradio keeps their state until `sessions_kept`.
     import httpx
 
-    app = create_app(assistant)
+    assistant.settings.ui.sessions_kept = 100
+    assistant.settings.ui.rate_limit_per_address = 1000  # one address opens all 120 sessions here
+    web = create_app(assistant)
     port = free_port()
-    serve(app, "127.0.0.1", port, block=False, sessions_kept=100)
+    serve(web, "127.0.0.1", port, block=False)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
             for _ in range(120):
                 event = http.post("/gradio_api/call/ask", json={"data": ["What helps kneecap pain?", []]}).json()
                 stream = http.get(f"/gradio_api/call/ask/{event['event_id']}").text
                 assert "event: complete" in stream, stream[:300]
-        assert len(app.state_holder.session_data) == 100  # Gradio's store of per-session state
+        assert len(web.runner.state_holder.session_data) == 100  # Gradio's store of per-session state
     finally:
-        app.close()
+        web.close()

@@ -14,7 +14,7 @@ from assistant.providers.embeddings import LocalEmbeddings
 from assistant.providers.fakes import RecordingChatModel
 from assistant.ui.app import create_app
 from assistant.ui.feedback import FeedbackStore
-from assistant.ui.staff import build_staff
+from assistant.ui.staff import build_staff_app
 from assistant.ui.staff_ask import CONFIGURED, EXTRACTIVE, NO_FILTER, Setup, backend_choices, filter_choices, staff_ask
 from assistant.ui.staff_common import LOCKED
 from assistant.ui.staff_compare import compare
@@ -30,6 +30,8 @@ from assistant.ui.staff_eval import run_suite, suite_files
 from tests.llm_servers import scripted
 
 PASSWORD = "staff-secret"
+SIGNED_IN = gr.Request(username="physio")  # what Gradio passes once the staff login's session is found
+SIGNED_OUT = gr.Request()
 QUESTION = "What helps kneecap pain?"
 # Three sentences the fixture article supports and one it does not (the verifier must remove that one).
 LLM_LINES = [
@@ -117,25 +119,27 @@ def test_ask_filter_keeps_matching_documents_and_bad_setups_are_input_errors(ass
             staff_ask(assistant, QUESTION, bad)
 
 
-def test_staff_handlers_refuse_when_locked_and_answer_when_unlocked(assistant: Assistant) -> None:
+def test_staff_handlers_refuse_without_a_signed_in_account(assistant: Assistant) -> None:
     assistant.settings.ui.staff_password = PASSWORD
-    app = create_app(assistant)
+    app = create_app(assistant).staff
     do_ask = _handler(app, "do_ask")
     with pytest.raises(gr.Error, match=LOCKED):
-        do_ask(False, QUESTION, EXTRACTIVE, 4, NO_FILTER)
+        do_ask(SIGNED_OUT, QUESTION, EXTRACTIVE, 4, NO_FILTER)
     for name, args in (("do_compare", (QUESTION, EXTRACTIVE, 2, NO_FILTER, EXTRACTIVE, 3, NO_FILTER)),
                        ("do_ingest", ([], False)), ("do_refresh", ()), ("do_delete", ("x", "x")),
-                       ("do_verify", ()), ("do_eval", ("core.yaml",))):
+                       ("do_verify", ()), ("do_eval", ("core.yaml",)), ("do_list", ()), ("do_load", (1,)),
+                       ("do_save", (1, "a", "b", "answer")), ("on_load", ())):
         with pytest.raises(gr.Error, match=LOCKED):
-            _handler(app, name)(False, *args)
-    summary, rendered, candidates, citations, decisions, removed, timings = do_ask(True, QUESTION, EXTRACTIVE, 4,
-                                                                                   NO_FILTER)
+            _handler(app, name)(SIGNED_OUT, *args)
+    summary, rendered, candidates, citations, decisions, removed, timings = do_ask(SIGNED_IN, QUESTION, EXTRACTIVE,
+                                                                                   4, NO_FILTER)
     assert "Retrieval query" in summary and "class='referral'" in rendered and len(candidates) == 4
     assert citations and decisions is not None and removed == [] and timings[-1][0] == "total"
     with pytest.raises(gr.Error, match="filter"):  # a bad filter is a one-line message, not a stack trace
-        do_ask(True, QUESTION, EXTRACTIVE, 4, "nonsense")
-    table, *updates = _handler(app, "after_unlock")(True)
-    assert {row[0] for row in table} == {"kneecap-pain", "outer-knee", "plain-note"} and len(updates) == 3
+        do_ask(SIGNED_IN, QUESTION, EXTRACTIVE, 4, "nonsense")
+    who, table, *updates = _handler(app, "on_load")(SIGNED_IN)
+    assert "physio" in who and len(updates) == 3
+    assert {row[0] for row in table} == {"kneecap-pain", "outer-knee", "plain-note"}
 
 
 # -- Compare ----------------------------------------------------------------------------------------------------
@@ -234,7 +238,6 @@ def test_eval_tab_runs_a_suite_file_and_shows_the_gate(assistant: Assistant, tmp
 def test_eval_handler_runs_the_chosen_suite(assistant: Assistant, tmp_path: Path) -> None:
     suites = tmp_path / "suites"
     _write(suites, "tiny.yaml", TINY_SUITE)
-    with gr.Blocks() as app:
-        build_staff(assistant, FeedbackStore.in_data_dir(tmp_path), PASSWORD, suites_dir=suites)
-    status, report = _handler(app, "do_eval")(True, "tiny.yaml")
+    app = build_staff_app(assistant, FeedbackStore.in_data_dir(tmp_path), suites_dir=suites)
+    status, report = _handler(app, "do_eval")(SIGNED_IN, "tiny.yaml")
     assert "Gate: passed" in status and "# Evaluation report" in report

@@ -150,18 +150,22 @@ class Assistant:
         with self._gate.shared():
             answer = self._answer(question, history, options or AskOptions())
         if self._transcripts is not None:
-            self._transcripts.add(clean_text(str(question or "")), answer.body, answer.behavior)
+            limit = self.settings.safety.max_input_chars
+            self._transcripts.add(clean_text(question[:limit] if isinstance(question, str) else ""), answer.body,
+                                  answer.behavior)
         return answer
 
     def _answer(self, question: str, history: object, options: AskOptions) -> Answer:
         timings: dict[str, float] = {}
+        limit = self.settings.safety.max_input_chars
+        raw = question if isinstance(question, str) else str(question) if isinstance(question, int | float) else ""
         with _timed(timings, "input"):
-            text = clean_text(question if isinstance(question, str) else str(question or ""))
+            # The length is checked before any normalisation: NFKC over megabytes costs seconds of CPU.
+            text = clean_text(raw) if len(raw) <= limit else raw
             turns = clean_history(history or [])
         if not self.settings.privacy.log_chat_text:
             log.debug("question received (%d chars)", len(text))
-        limit = self.settings.safety.max_input_chars
-        if not text:
+        if not text.strip():
             return self._fixed("clarify", self._prompts.render("templates", "empty_input"), "empty message", timings)
         if len(text) > limit:
             msg = self._prompts.render("templates", "input_too_long", limit=limit)

@@ -21,21 +21,31 @@ def clean_text(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+HISTORY_TURNS = 12
+TURN_CHARS = 4000
+
+
 def clean_history(history: object) -> list[tuple[str, str]]:
-    """Keep well-formed (role, text) pairs with role user/assistant; silently drop anything else."""
+    """Keep well-formed (role, text) pairs with role user/assistant; silently drop anything else.
+
+    Count and length are cut before any cleaning, so a huge history costs no more than a short one.
+    """
     out: list[tuple[str, str]] = []
     if not isinstance(history, list | tuple):
         return out
-    for item in history:
+    for item in list(history[-HISTORY_TURNS:]):
         role, text = _pair(item)
         if role in {"user", "assistant"} and text:
-            out.append((role, clean_text(text)[:4000]))
-    return out[-12:]
+            out.append((role, clean_text(text[:TURN_CHARS])[:TURN_CHARS]))
+    return out
 
 
 def _pair(item: object) -> tuple[str, str]:
     if isinstance(item, dict):
-        return str(item.get("role", "")), str(item.get("content", "") or "")
-    if isinstance(item, list | tuple) and len(item) == 2:
-        return str(item[0]), str(item[1] or "")
-    return "", ""
+        role, text = item.get("role", ""), item.get("content", "")
+    elif isinstance(item, list | tuple) and len(item) == 2:
+        role, text = item
+    else:
+        return "", ""
+    # Only strings count: str() of a nested structure would turn any JSON into text of unbounded size.
+    return (role, text) if isinstance(role, str) and isinstance(text, str) else ("", "")

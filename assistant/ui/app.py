@@ -1,64 +1,147 @@
-"""The Gradio app: the runner chat at ``/`` (with the ``/ask`` JSON API) and the staff console at ``/staff``."""
+"""The served web app: one FastAPI application with the runner chat at ``/`` and the staff console at ``/staff``.
+
+The two are separate Gradio apps, so nothing of the console exists in the runner's page, its ``/config`` or its API:
+the console is mounted behind its own login (``staff_login.py``: bcrypt accounts, cookie sessions), and the whole
+application sits inside ``security.py``'s middleware (limits, closed routes, headers), a Host allow-list and, only
+where configured, CORS.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.rag.service import Assistant
 from assistant.ui.ratelimit import BUSY as BUSY  # the reply past the queue limit (runner_chat.py)
 
+log = logging.getLogger(__name__)
 
-def create_app(assistant: Assistant) -> Any:
-    """Build (not launch) the Blocks app, so tests can inspect it without a server."""
+
+@dataclass
+class WebApp:
+    """The built application: ``api`` is what a server runs; ``runner`` and ``staff`` are the Gradio apps in it."""
+
+    api: Any
+    runner: Any
+    staff: Any | None
+    _server: Any = field(default=None, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    def close(self) -> None:
+        """Stop a server started with ``serve(block=False)`` and the Gradio queues."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        for blocks in (self.runner, self.staff):
+            if blocks is not None:
+                blocks.close()
+
+
+def create_app(assistant: Assistant) -> WebApp:
+    """Build (not serve) the application, so tests can inspect it without a server."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    import gradio as gr
-
-    from assistant.ui.feedback import FeedbackStore
-    from assistant.ui.ratelimit import SessionRateLimiter
-    from assistant.ui.runner_chat import build_runner
-    from assistant.ui.staff import build_staff
-
-    settings = assistant.settings
-    feedback = FeedbackStore.in_data_dir(settings.paths.data_dir)
-    limiter = SessionRateLimiter(settings.ui.rate_limit_per_minute)
-    with gr.Blocks(title="Runner's Knee Assistant", analytics_enabled=False) as app:
-        gr.components.Navbar(visible=False)  # one page for runners; a lone "Home" tab only takes phone space
-        build_runner(assistant, feedback, limiter)
-    with app.route("Staff", "/staff", show_in_navbar=False):  # staff know the address; runners need no link
-        build_staff(assistant, feedback, settings.ui.staff_password)
     # Gradio summarises its last 10,000 events with pandas after every event, for the monitoring page this app keeps
     # off: about 3 ms per question at first, 13 ms once 10,000 have been served. The queue reads these when built.
     os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(10**9))
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "100")
+    import gradio as gr
+    from fastapi import FastAPI
+    from starlette.middleware.cors import CORSMiddleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+    from assistant.ui.feedback import FeedbackStore
+    from assistant.ui.runner_chat import build_runner_app
+    from assistant.ui.security import Limits, SecurityMiddleware
+    from assistant.ui.staff import build_staff_app
+    from assistant.ui.staff_auth import staff_accounts
+    from assistant.ui.staff_login import StaffLogin
+    from assistant.ui.theme import CSS, STAFF_CSS
+
+    settings = assistant.settings
+    ui = settings.ui
+    accounts = staff_accounts(ui)  # an empty password or a bad hash stops here, before anything is served
+    feedback = FeedbackStore.in_data_dir(settings.paths.data_dir)
+    api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    common: dict[str, Any] = {"footer_links": [], "run_history": False, "show_error": False,
+                              "enable_monitoring": False, "pwa": False, "mcp_server": False, "ssr_mode": False}
+    staff = None
+    if accounts:
+        login = StaffLogin(accounts, ui)
+        login.add_routes(api)
+        staff = build_staff_app(assistant, feedback)
+        _tune(staff, ui.queue_size, ui.sessions_kept)
+        max_upload = int(settings.ingest.max_mb * 1024 * 1024)
+        gr.mount_gradio_app(api, staff, path="/staff", auth_dependency=login.account_of, max_file_size=max_upload,
+                            css=STAFF_CSS, **common)
+    runner = build_runner_app(assistant, feedback)
+    _tune(runner, ui.queue_size, ui.sessions_kept)
+    # The runner's Gradio app has no file input: its upload route is closed (security.py), and this caps the rest.
+    gr.mount_gradio_app(api, runner, path="/", max_file_size=1024, css=CSS, **common)
+    upload_bytes = int(settings.ingest.max_mb * 1024 * 1024) * ui.max_upload_files + 64 * 1024
+    api.add_middleware(SecurityMiddleware, limits=Limits(
+        body_bytes=ui.max_request_kb * 1024, upload_bytes=upload_bytes, upload_files=ui.max_upload_files,
+        frame_ancestors=tuple(ui.frame_ancestors)))
+    if ui.cors_origins:
+        api.add_middleware(CORSMiddleware, allow_origins=ui.cors_origins, allow_credentials=False,
+                           allow_methods=["GET", "POST"], allow_headers=["content-type"])
+    else:  # a CORSMiddleware that allows no origin, so Gradio adds none of its own (it would reflect localhost:*)
+        api.add_middleware(CORSMiddleware, allow_origins=[])
+    api.add_middleware(TrustedHostMiddleware, allowed_hosts=_hosts(ui.allowed_hosts, ui.host))
+    return WebApp(api=api, runner=runner, staff=staff)
+
+
+def _tune(blocks: Any, queue_size: int, sessions_kept: int | None) -> None:
     # The runner chat's gate (ratelimit.AnswerGate) holds ui.queue_size questions and says BUSY past that; Gradio's
     # queue only absorbs bursts on their way to it (its generic "queue full" error is a backstop), and each question
     # waiting at the gate holds one of Gradio's worker threads.
-    app.queue(max_size=settings.ui.queue_size + 64, default_concurrency_limit=2)
-    app.max_threads = max(app.max_threads, settings.ui.queue_size + 24)
-    return app
+    blocks.queue(max_size=queue_size + 64, default_concurrency_limit=2)
+    blocks.max_threads = max(blocks.max_threads, queue_size + 24)
+    if sessions_kept:
+        blocks.state_session_capacity = sessions_kept
 
 
-def serve(app: Any, host: str, port: int, *, block: bool = True, max_upload_mb: float | None = None,
-          sessions_kept: int | None = None) -> None:
-    """Launch a built app with the project's options: no share link, no analytics, the app's CSS.
+def _hosts(allowed: list[str], bind: str) -> list[str]:
+    hosts = {h.strip("[]") for h in allowed}
+    if bind not in {"0.0.0.0", "::", ""}:
+        hosts.add(bind.strip("[]"))
+    # Starlette compares the Host header without its port; an IPv6 literal arrives in brackets.
+    return sorted(hosts | {f"[{h}]" for h in hosts if ":" in h})
 
-    ``max_upload_mb`` makes Gradio refuse bigger uploads before they reach its temp folder; ``sessions_kept`` bounds
-    the per-session state Gradio holds in memory (``launch`` passes ``ui.sessions_kept``; None: Gradio's 10,000).
-    """
-    from assistant.ui.theme import CSS
 
-    app.launch(server_name=host, server_port=port, share=False, show_error=False, quiet=True,
-               footer_links=["api"], css=CSS, prevent_thread_lock=not block, enable_monitoring=False,
-               pwa=False, mcp_server=False, max_file_size=int(max_upload_mb * 1024 * 1024) if max_upload_mb else None,
-               max_threads=app.max_threads, **({"state_session_capacity": sessions_kept} if sessions_kept else {}))
+def serve(web: WebApp, host: str, port: int, *, block: bool = True, trusted_proxies: list[str] | None = None,
+          root_path: str = "") -> None:
+    """Run the application with uvicorn on ``host:port``; ``block=False`` returns once it accepts connections."""
+    import uvicorn
+
+    config = uvicorn.Config(web.api, host=host, port=port, log_level="warning", access_log=False,
+                            proxy_headers=bool(trusted_proxies), forwarded_allow_ips=trusted_proxies or [],
+                            root_path=root_path, server_header=False, timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    if block:
+        server.run()
+        return
+    web._server = server
+    web._thread = threading.Thread(target=server.run, name="knee-web", daemon=True)
+    web._thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not web._thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"the app did not start on {host}:{port}")
+        time.sleep(0.05)
 
 
 def launch(assistant: Assistant, host: str, port: int) -> None:
     """Serve on ``host:port`` (loopback by default) until interrupted."""
-    limit_torch_threads(assistant.settings.ui.torch_threads)
-    serve(create_app(assistant), host, port, max_upload_mb=assistant.settings.ingest.max_mb,
-          sessions_kept=assistant.settings.ui.sessions_kept)
+    ui = assistant.settings.ui
+    limit_torch_threads(ui.torch_threads)
+    web = create_app(assistant)
+    log.info("serving on http://%s:%d/ (staff console: %s)", host, port, "/staff" if web.staff else "disabled")
+    serve(web, host, port, trusted_proxies=ui.trusted_proxies)
 
 
 def limit_torch_threads(threads: int) -> None:

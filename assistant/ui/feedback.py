@@ -20,6 +20,8 @@ from assistant.evaluation.dataset import EXPECTED_BEHAVIORS
 
 Rating = Literal["up", "down", "staff"]
 FILE_NAME = "feedback.sqlite3"
+MAX_QUESTION = 4000
+MAX_ANSWER = 20_000
 # Answer.behavior -> the suite's expected_behavior; no_information has no equivalent (staff must choose).
 OBSERVED_TO_EXPECTED = {
     "answer": "answer",
@@ -82,10 +84,13 @@ class FeedbackStore:
             yield db
 
     def add(self, rating: Rating, question: str, answer: str, behavior: str, sources: list[str]) -> int:
+        """Store one rating; each field is cut to its bound (the chat refuses longer questions before this)."""
+        row = (time.time(), rating, question[:MAX_QUESTION], answer[:MAX_ANSWER], behavior[:40],
+               "\n".join(s[:200] for s in sources[:50]))
         with self._db() as db:
             cur = db.execute(
                 "INSERT INTO feedback (created, rating, question, answer, behavior, sources) VALUES (?, ?, ?, ?, ?, ?)",
-                (time.time(), rating, question, answer, behavior, "\n".join(sources)),
+                row,
             )
             return int(cur.lastrowid or 0)
 

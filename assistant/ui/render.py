@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from html import escape
+from typing import Any
 
 from assistant.schema import Answer, Citation
 
@@ -26,6 +27,12 @@ STARTERS = [
 URGENT_ALERT = "⚠ Urgent: please seek same-day medical care."  # no emoji variant: renders without an emoji font
 _PAGE_SECTION = re.compile(r"^page\s+\d+$", re.IGNORECASE)
 _MARKER = re.compile(r"\[(\d{1,2})\]")
+# Brackets that are not a citation marker: escaped, so no text can form a markdown link or image.
+_LONE_BRACKET = re.compile(r"\[(?!\d{1,2}\])|(?<!\[\d)(?<!\[\d\d)\]")
+# Every ASCII punctuation mark but the two that HTML entities need: escaped, text shows as typed and never as markup.
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-%'-/:-:<-@\[-`{-~])")
+SHOWN_CHARS = 2000
+RUNNER_FIELDS = ("text", "body", "behavior", "referral", "citations")
 
 
 def source_card(c: Citation) -> str:
@@ -50,7 +57,11 @@ def source_card(c: Citation) -> str:
 
 
 def footnote_markers(body: str, numbers: set[int]) -> str:
-    """``[n]`` becomes a superscript footnote marker (the text keeps ``[n]`` for copy-paste and screen readers)."""
+    """``[n]`` becomes a superscript footnote marker (the text keeps ``[n]`` for copy-paste and screen readers).
+
+    Any other bracket is escaped first, so the body can hold no link or image, whatever the filter missed.
+    """
+    body = _LONE_BRACKET.sub(lambda m: "\\" + m.group(0), body)
     return _MARKER.sub(lambda m: f"<sup class='fn'>[{m.group(1)}]</sup>" if int(m.group(1)) in numbers
                        else m.group(0), body)
 
@@ -72,3 +83,21 @@ def answer_markdown(answer: Answer) -> str:
 def plain_reply(text: str) -> str:
     """A reply that is not an Answer (rate limit, busy): shown as it is, escaped."""
     return escape(text)
+
+
+def plain_markdown(text: str) -> str:
+    """Someone else's text for a markdown view: HTML escaped and every markdown sign neutralised."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", escape(text, quote=False))
+
+
+def user_bubble(text: str, limit: int = SHOWN_CHARS) -> str:
+    """The runner's own message as shown in the chat: plain text, long ones shortened for display."""
+    if len(text) > limit:
+        text = f"{text[:200]} … ({len(text):,} characters)"
+    return plain_markdown(text)
+
+
+def runner_view(answer: Answer) -> dict[str, Any]:
+    """What the public ``/ask`` API returns: the answer as a runner sees it, without the pipeline's inside view."""
+    data = answer.model_dump(include=set(RUNNER_FIELDS))
+    return {key: data[key] for key in RUNNER_FIELDS}

@@ -1,4 +1,9 @@
-"""The runner chat at ``/``: streamed answers with source cards, thumbs up/down, a per-session rate limit."""
+"""The runner chat at ``/``: streamed answers with source cards, thumbs up/down, rate limits per session and address.
+
+The conversation lives on the server (a ``gr.State`` per session): the Chatbot is output only, so nothing a client
+sends can become a message on screen, and every message shown is built here (user text escaped, answers rendered by
+``render.py``). The ``/ask`` API returns the runner's view of an answer; the inside view is the staff console's.
+"""
 
 from __future__ import annotations
 
@@ -11,106 +16,160 @@ from assistant.rag.service import Assistant
 from assistant.schema import Answer
 from assistant.ui.feedback import FeedbackStore, Rating
 from assistant.ui.ratelimit import BUSY, AnswerGate, SessionRateLimiter, too_fast_message
-from assistant.ui.render import NOTICE, STARTERS, answer_markdown, plain_reply
+from assistant.ui.render import NOTICE, STARTERS, answer_markdown, plain_reply, runner_view, user_bubble
 
 Chat = list[dict[str, Any]]
-Answers = dict[str, dict[str, Any]]
 RATINGS: dict[bool | str, Rating] = {True: "up", False: "down", "Like": "up", "Dislike": "down"}
 # Questions answered at once: one per core of the 2-core target; more only slows each answer down.
 ANSWERS_AT_ONCE = 2
+# Messages kept on screen and turns given to the assistant as history; older ones drop off.
+SHOWN_KEPT = 40
+HISTORY_KEPT = 12
+ALREADY_RATED = "You already rated this answer. Thank you."
 
 
-def message_text(content: Any) -> str:
-    """Gradio 6 sends message content as a string or a list of ``{"type": "text", "text": ...}`` parts."""
-    if isinstance(content, list):
-        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return content if isinstance(content, str) else ""
+def new_conversation() -> dict[str, Any]:
+    """Server-side state of one chat: what is shown, the plain turns, and what each answer's thumbs refer to."""
+    return {"shown": [], "turns": [], "answers": {}}
 
 
-def history_pairs(messages: Chat | None) -> list[tuple[str, str]]:
-    pairs: list[tuple[str, str]] = []
-    for m in messages or []:
-        if not isinstance(m, dict) or m.get("role") not in {"user", "assistant"}:
-            continue
-        if content := message_text(m.get("content")):
-            pairs.append((str(m["role"]), content))
-    return pairs
+def client_address(request: gr.Request | None) -> str:
+    client = getattr(request, "client", None)
+    return str(getattr(client, "host", "") or "unknown")
 
 
 def session_key(request: gr.Request | None) -> str:
     if request is None:
         return "local"
-    return str(request.session_hash or getattr(getattr(request, "client", None), "host", "") or "anonymous")
+    return str(request.session_hash or client_address(request))
 
 
-def build_runner(assistant: Assistant, feedback: FeedbackStore, limiter: SessionRateLimiter) -> None:
-    """Add the runner chat and the ``/chat`` and ``/ask`` API endpoints to the Blocks being built."""
+class Limits:
+    """Per-session and per-address question limits, and a per-address limit on thumbs."""
+
+    def __init__(self, per_session: int, per_address: int, feedback_per_address: int) -> None:
+        self.session = SessionRateLimiter(per_session)
+        self.address = SessionRateLimiter(per_address)
+        self.feedback = SessionRateLimiter(feedback_per_address)
+
+    def question(self, request: gr.Request | None) -> float:
+        """0 when a question may be answered now, else the seconds to wait (checked before any work)."""
+        return self.address.check(client_address(request)) or self.session.check(session_key(request))
+
+
+def build_runner_app(assistant: Assistant, feedback: FeedbackStore) -> Any:
+    """The runner's Gradio app: chat, ``/chat`` and ``/ask`` endpoints; no staff function exists in it."""
+    ui = assistant.settings.ui
     limit = assistant.settings.safety.max_input_chars
-    gate = AnswerGate(ANSWERS_AT_ONCE, assistant.settings.ui.queue_size)
+    gate = AnswerGate(ANSWERS_AT_ONCE, ui.queue_size)
+    limits = Limits(ui.rate_limit_per_minute, ui.rate_limit_per_address, ui.feedback_per_minute)
 
-    def respond(message: str, chat: Chat | None, answers: Answers | None,
-                request: gr.Request) -> Iterator[tuple[str, Chat, Answers]]:
-        chat, answers = list(chat or []), dict(answers or {})
-        history = history_pairs(chat)
-        chat.append({"role": "user", "content": message})
-        wait = limiter.check(session_key(request))
-        if wait:
-            chat.append({"role": "assistant", "content": plain_reply(too_fast_message(wait))})
-            yield "", chat, answers
+    def refusal(request: gr.Request | None) -> str | None:
+        """Why a question is not answered now, decided before any work; None when it may be.
+
+        An over-long message is answered by the assistant itself (refused with the referral, its length checked
+        before any normalisation), so a long message that mentions a red flag still gets the referral.
+        """
+        wait = limits.question(request)
+        return too_fast_message(wait) if wait else None
+
+    def respond(message: Any, conversation: dict[str, Any] | None,
+                request: gr.Request) -> Iterator[tuple[str, Chat, dict[str, Any]]]:
+        state = conversation or new_conversation()
+        shown: Chat = state["shown"]
+        text = message if isinstance(message, str) else ""
+        shown.append({"role": "user", "content": user_bubble(text, limit)})
+        refused = refusal(request)
+        if refused:
+            shown.append({"role": "assistant", "content": plain_reply(refused)})
+            yield _keep(text, state)
             return
         final: Answer | None = None
         with gate.enter() as admitted:
             if not admitted:
-                chat.append({"role": "assistant", "content": plain_reply(BUSY)})
-                yield "", chat, answers
+                shown.append({"role": "assistant", "content": plain_reply(BUSY)})
+                yield _keep(text, state)
                 return
-            chat.append({"role": "assistant", "content": ""})
-            for piece in assistant.ask_stream(message, history=history):
+            shown.append({"role": "assistant", "content": ""})
+            streamed = ""
+            for piece in assistant.ask_stream(text, history=state["turns"][-HISTORY_KEPT:]):
                 if isinstance(piece, Answer):
                     final = piece
                 else:
-                    chat[-1] = {"role": "assistant", "content": chat[-1]["content"] + piece}
-                    yield "", chat, answers
+                    streamed += piece
+                    shown[-1] = {"role": "assistant", "content": plain_reply(streamed)}
+                    yield "", shown, state
+        if final is not None and len(text) > limit:  # refused for its length: the runner shortens it in the box
+            shown[-1] = {"role": "assistant", "content": answer_markdown(final)}
+            yield _keep(text, state)
+            return
         if final is not None:
-            chat[-1] = {"role": "assistant", "content": answer_markdown(final)}
+            shown[-1] = {"role": "assistant", "content": answer_markdown(final)}
+            state["turns"] += [("user", text), ("assistant", final.body)]
             # What the thumbs need later: the question and the answer itself (not the rendered HTML).
-            answers[str(len(chat) - 1)] = {"question": message, "body": final.body, "behavior": final.behavior,
-                                           "sources": sorted({c.doc_id for c in final.citations})}
-        yield "", chat, answers
+            state["answers"][len(shown) - 1] = {"question": text, "body": final.body, "behavior": final.behavior,
+                                                "sources": sorted({c.doc_id for c in final.citations}),
+                                                "rated": False}
+        _trim(state)
+        yield "", shown, state
 
-    def on_like(answers: Answers | None, data: gr.LikeData) -> str:
+    def on_like(conversation: dict[str, Any] | None, data: gr.LikeData, request: gr.Request) -> str:
         index = data.index[0] if isinstance(data.index, list | tuple) else data.index
-        record = (answers or {}).get(str(index))
-        rating: Rating | None = RATINGS.get(data.liked)
+        record = (conversation or {}).get("answers", {}).get(index) if isinstance(index, int) else None
+        rating: Rating | None = RATINGS.get(data.liked) if isinstance(data.liked, bool | str) else None
         if record is None or rating is None:
             return ""
+        if record["rated"]:
+            return ALREADY_RATED
+        if limits.feedback.check(client_address(request)):
+            return "Thanks. Too many ratings from your connection right now; please try again later."
+        record["rated"] = True
         feedback.add(rating, record["question"], record["body"], record["behavior"], record["sources"])
         return "Thanks, your feedback was saved." if rating == "up" else "Thanks, staff will review this answer."
 
-    def ask_api(question: str, history: list[list[str]] | None, request: gr.Request) -> dict[str, Any]:
-        """Full Answer as JSON: text, body, citations, behavior, referral, query, decisions, candidates, timings."""
-        wait = limiter.check(session_key(request))
-        if wait:
-            raise gr.Error(too_fast_message(wait))
+    def ask_api(question: Any, history: Any, request: gr.Request) -> dict[str, Any]:
+        """The runner's view of an answer: text, body, citations, behavior, referral."""
+        text = question if isinstance(question, str) else ""
+        refused = refusal(request)
+        if refused:
+            raise gr.Error(refused)
         with gate.enter() as admitted:
             if not admitted:
                 raise gr.Error(BUSY)
             # Any JSON may arrive: ask keeps the well-formed (role, text) pairs of the history and drops the rest.
-            return assistant.ask(question, history=history).model_dump()
+            return runner_view(assistant.ask(text, history=history))
 
-    gr.Markdown("## Runner's Knee Assistant")
-    gr.Markdown(NOTICE, elem_id="notice")
-    chatbot = gr.Chatbot(label="Conversation", height="70vh", min_height=360, elem_id="chat", sanitize_html=True,
-                         feedback_options=("Like", "Dislike"), buttons=["copy"])
-    answers = gr.State({})
-    box = gr.Textbox(placeholder="Ask about your knee and running…", max_length=limit, show_label=False,
-                     elem_id="question", submit_btn=True)
-    thanks = gr.Markdown("", elem_id="feedback-status")
-    gr.Examples(STARTERS, inputs=box, label="Try asking")
-    # The gate, not Gradio's per-event limit, decides who waits (see AnswerGate).
-    box.submit(respond, [box, chatbot, answers], [box, chatbot, answers], api_name="chat", concurrency_limit=None)
-    chatbot.like(on_like, [answers], thanks, api_visibility="private")
-    api_q = gr.Textbox(visible=False)
-    api_h = gr.JSON(visible=False)
-    api_out = gr.JSON(visible=False)
-    api_q.submit(ask_api, [api_q, api_h], api_out, api_name="ask", concurrency_limit=None)
+    with gr.Blocks(title="Runner's Knee Assistant", analytics_enabled=False) as app:
+        gr.Markdown("## Runner's Knee Assistant")
+        gr.Markdown(NOTICE, elem_id="notice")
+        conversation = gr.State(new_conversation())
+        chatbot = gr.Chatbot(label="Conversation", height="70vh", min_height=360, elem_id="chat", sanitize_html=True,
+                             feedback_options=("Like", "Dislike"), buttons=["copy"])
+        box = gr.Textbox(placeholder="Ask about your knee and running…", max_length=limit, show_label=False,
+                         elem_id="question", submit_btn=True)
+        thanks = gr.Markdown("", elem_id="feedback-status")
+        gr.Examples(STARTERS, inputs=box, label="Try asking")
+        # The gate, not Gradio's per-event limit, decides who waits (see AnswerGate). The Chatbot is never an input.
+        box.submit(respond, [box, conversation], [box, chatbot, conversation], api_name="chat",
+                   concurrency_limit=None)
+        chatbot.like(on_like, [conversation], thanks, api_visibility="private")
+        api_q = gr.Textbox(visible=False)
+        api_h = gr.JSON(visible=False)
+        api_out = gr.JSON(visible=False)
+        api_q.submit(ask_api, [api_q, api_h], api_out, api_name="ask", concurrency_limit=None)
+    return app
+
+
+def _keep(text: str, state: dict[str, Any]) -> tuple[str, Chat, dict[str, Any]]:
+    """Leave the typed question in the box (it was not answered) and show the conversation."""
+    _trim(state)
+    return text, state["shown"], state
+
+
+def _trim(state: dict[str, Any]) -> None:
+    """Bound what one session keeps: the oldest messages leave the screen (and their thumbs with them)."""
+    extra = len(state["shown"]) - SHOWN_KEPT
+    if extra > 0:
+        del state["shown"][:extra]
+        state["answers"] = {i - extra: r for i, r in state["answers"].items() if i >= extra}
+    del state["turns"][:-HISTORY_KEPT]

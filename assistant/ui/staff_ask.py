@@ -15,7 +15,7 @@ from assistant.errors import InputError
 from assistant.rag.service import Assistant
 from assistant.schema import Answer, AskOptions, FilterValue
 from assistant.ui.render import answer_markdown
-from assistant.ui.staff_common import PRIVATE, require_unlocked, shown_as_message
+from assistant.ui.staff_common import PRIVATE, require_staff, shown_as_message
 
 CONFIGURED, EXTRACTIVE = "configured", "extractive"
 NO_FILTER = "no filter"
@@ -145,7 +145,7 @@ def result_tables(prefix: str = "staff") -> dict[str, Any]:
 VIEW_KEYS = ("summary", "rendered", "candidates", "citations", "decisions", "removed", "timings")
 
 
-def build_ask_tab(assistant: Assistant, unlocked: Any) -> Any:
+def build_ask_tab(assistant: Assistant) -> Any:
     """The *Ask* tab; returns its filter dropdown so the console can refresh the choices."""
     question = gr.Textbox(label="Question", elem_id="staff-question")
     with gr.Row():
@@ -153,13 +153,13 @@ def build_ask_tab(assistant: Assistant, unlocked: Any) -> Any:
     ask = gr.Button("Ask", variant="primary", elem_id="staff-ask")
     shown = result_tables()
 
-    def do_ask(ok: bool, text: str, chosen: str, k: float, filter_text: str) -> tuple[Any, ...]:
-        require_unlocked(ok)
+    def do_ask(request: gr.Request, text: str, chosen: str, k: float, filter_text: str) -> tuple[Any, ...]:
+        require_staff(request)
         with shown_as_message():
             _, view = staff_ask(assistant, text, Setup(chosen, int(k), filter_text))
         return tuple(view[key] for key in VIEW_KEYS)
 
-    ask.click(do_ask, [unlocked, question, backend, top_k, where], [shown[key] for key in VIEW_KEYS], **PRIVATE)
-    question.submit(do_ask, [unlocked, question, backend, top_k, where], [shown[key] for key in VIEW_KEYS],
+    ask.click(do_ask, [question, backend, top_k, where], [shown[key] for key in VIEW_KEYS], **PRIVATE)
+    question.submit(do_ask, [question, backend, top_k, where], [shown[key] for key in VIEW_KEYS],
                     **PRIVATE)
     return where

@@ -14,14 +14,23 @@ from assistant.errors import AssistantError
 
 log = logging.getLogger(__name__)
 
-LOCKED = "The console is locked. Enter the staff password first."
-# Staff endpoints stay out of the API page and the Gradio clients; only the login is public.
+LOCKED = "You are not signed in to the staff console. Sign in at /staff/login."
+# Staff endpoints stay out of the API page and the Gradio clients.
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}
 
 
-def require_unlocked(ok: bool) -> None:
-    if not ok:
+def staff_account(request: gr.Request | None) -> str | None:
+    """The signed-in account Gradio took from the staff session (``staff_login.StaffLogin.account_of``)."""
+    name = getattr(request, "username", None)
+    return name if isinstance(name, str) and name else None
+
+
+def require_staff(request: gr.Request | None) -> str:
+    """Every console action checks the session again: no signed-in account, no action."""
+    name = staff_account(request)
+    if name is None:
         raise gr.Error(LOCKED)
+    return name
 
 
 def one_line(exc: BaseException) -> str:

@@ -9,7 +9,7 @@ import gradio as gr
 from assistant.rag.service import Assistant
 from assistant.schema import Answer
 from assistant.ui.staff_ask import VIEW_KEYS, Setup, backend_used, result_tables, setup_controls, staff_ask
-from assistant.ui.staff_common import PRIVATE, require_unlocked, shown_as_message
+from assistant.ui.staff_common import PRIVATE, require_staff, shown_as_message
 
 
 def _ids(items: set[str]) -> str:
@@ -51,7 +51,7 @@ def compare(assistant: Assistant, question: str, a: Setup, b: Setup) -> dict[str
     return {"a": view_a, "b": view_b, "diff": diff_summary(answer_a, answer_b)}
 
 
-def build_compare_tab(assistant: Assistant, unlocked: Any) -> list[Any]:
+def build_compare_tab(assistant: Assistant) -> list[Any]:
     """The *Compare* tab; returns its two filter dropdowns so the console can refresh their choices."""
     question = gr.Textbox(label="Question", elem_id="compare-question")
     with gr.Row():
@@ -69,13 +69,14 @@ def build_compare_tab(assistant: Assistant, unlocked: Any) -> list[Any]:
         with gr.Column():
             shown_b = result_tables("compare-b")
 
-    def do_compare(ok: bool, text: str, ba: str, ka: float, fa: str, bb: str, kb: float, fb: str) -> tuple[Any, ...]:
-        require_unlocked(ok)
+    def do_compare(request: gr.Request, text: str, ba: str, ka: float, fa: str, bb: str, kb: float,
+                   fb: str) -> tuple[Any, ...]:
+        require_staff(request)
         with shown_as_message():
             result = compare(assistant, text, Setup(ba, int(ka), fa), Setup(bb, int(kb), fb))
         return (result["diff"], *[result["a"][k] for k in VIEW_KEYS], *[result["b"][k] for k in VIEW_KEYS])
 
-    inputs = [unlocked, question, backend_a, top_k_a, where_a, backend_b, top_k_b, where_b]
+    inputs = [question, backend_a, top_k_a, where_a, backend_b, top_k_b, where_b]
     outputs = [diff, *[shown_a[k] for k in VIEW_KEYS], *[shown_b[k] for k in VIEW_KEYS]]
     run.click(do_compare, inputs, outputs, **PRIVATE)
     return [where_a, where_b]

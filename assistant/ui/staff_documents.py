@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ import gradio as gr
 from assistant.rag.service import Assistant
 from assistant.schema import IngestReport
 from assistant.ui.staff_ask import filter_choices
-from assistant.ui.staff_common import PRIVATE, require_unlocked, shown_as_message
+from assistant.ui.staff_common import PRIVATE, require_staff, shown_as_message
 
 ACCEPTED = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf")
 DOCUMENT_HEADERS = ["doc id", "title", "kind", "evidence", "chunks", "file"]
@@ -54,6 +55,8 @@ def _megabytes(size: float) -> str:
 def _refusal(source: Path, target: Path, taken: dict[str, str], max_bytes: int) -> str | None:
     """Why this file is not accepted, or None."""
     name = source.name
+    if any(unicodedata.category(ch) in {"Cc", "Cf", "Co", "Cs"} for ch in name):
+        return "the file name holds control or text-direction characters; rename the file"
     if source.suffix.lower() not in ACCEPTED:
         return f"unsupported file type '{source.suffix or name}' (accepted: {', '.join(ACCEPTED)})"
     if name.startswith(".") or name.lower() == "readme.md":
@@ -80,6 +83,11 @@ def upload_files(
     max_bytes = int(assistant.settings.ingest.max_mb * 1024 * 1024)
     taken = {str(d["doc_id"]): str(d.get("path") or "the index") for d in assistant.documents()}
     saved: list[Path] = []
+    most = assistant.settings.ui.max_upload_files
+    if len(paths) > most:
+        result.refused = {Path(p).name: f"{len(paths)} files in one upload; at most {most} (ui.max_upload_files)"
+                          for p in paths}
+        return result
     for raw in paths:
         source = Path(raw)
         target = folder / source.name
@@ -174,8 +182,8 @@ def refresh_updates(assistant: Assistant, filters: list[Any]) -> tuple[list[list
     return documents_table(assistant), [gr.update(choices=choices) for _ in filters]
 
 
-def build_documents_tab(assistant: Assistant, unlocked: Any, filters: list[Any]) -> Any:
-    """The *Documents* tab; returns the documents table (the console refreshes it when unlocked)."""
+def build_documents_tab(assistant: Assistant, filters: list[Any]) -> Any:
+    """The *Documents* tab; returns the documents table (the console fills it when the page loads)."""
     limit = assistant.settings.ingest.max_mb
     gr.Markdown(f"Upload files to index ({', '.join(ACCEPTED)}; at most {limit:g} MB each). They are kept in "
                 "`uploads/` of the data folder; a name or document id already in use is refused, never replaced.")
@@ -196,36 +204,36 @@ def build_documents_tab(assistant: Assistant, unlocked: Any, filters: list[Any])
     verify = gr.Button("Verify index", elem_id="staff-verify")
     verified = gr.Markdown(elem_id="staff-verify-status")
 
-    def do_ingest(ok: bool, given: list[str] | None, allow: bool,
+    def do_ingest(request: gr.Request, given: list[str] | None, allow: bool,
                   progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008 - Gradio's idiom
-        require_unlocked(ok)
+        require_staff(request)
         with shown_as_message():
             result = upload_files(assistant, list(given or []), allow_flagged=bool(allow),
                                   progress=lambda paths: progress.tqdm(paths, desc="ingesting", unit="file"))
             rows, updates = refresh_updates(assistant, filters)
         return upload_markdown(result), None, rows, *updates
 
-    def do_refresh(ok: bool) -> tuple[Any, ...]:
-        require_unlocked(ok)
+    def do_refresh(request: gr.Request) -> tuple[Any, ...]:
+        require_staff(request)
         with shown_as_message():
             rows, updates = refresh_updates(assistant, filters)
         return rows, *updates
 
-    def do_delete(ok: bool, given: str, again: str) -> tuple[Any, ...]:
-        require_unlocked(ok)
+    def do_delete(request: gr.Request, given: str, again: str) -> tuple[Any, ...]:
+        require_staff(request)
         with shown_as_message():
             message = delete_document(assistant, given, again)
             rows, updates = refresh_updates(assistant, filters)
         return message, "", rows, *updates
 
-    def do_verify(ok: bool) -> str:
-        require_unlocked(ok)
+    def do_verify(request: gr.Request) -> str:
+        require_staff(request)
         with shown_as_message():
             return verify_markdown(assistant)
 
-    ingest.click(do_ingest, [unlocked, files, flagged], [report, files, table, *filters], concurrency_limit=1,
+    ingest.click(do_ingest, [files, flagged], [report, files, table, *filters], concurrency_limit=1,
                  **PRIVATE)
-    refresh.click(do_refresh, [unlocked], [table, *filters], **PRIVATE)
-    delete.click(do_delete, [unlocked, doc_id, confirm], [deleted, confirm, table, *filters], **PRIVATE)
-    verify.click(do_verify, [unlocked], [verified], **PRIVATE)
+    refresh.click(do_refresh, [], [table, *filters], **PRIVATE)
+    delete.click(do_delete, [doc_id, confirm], [deleted, confirm, table, *filters], **PRIVATE)
+    verify.click(do_verify, [], [verified], **PRIVATE)
     return table

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import gradio as gr
 
@@ -19,7 +18,7 @@ from assistant.evaluation.dataset import Case, Suite, load_suites
 from assistant.evaluation.report import Report, build_report, fmt, render_markdown, write_reports
 from assistant.evaluation.runner import run_suites
 from assistant.rag.service import Assistant
-from assistant.ui.staff_common import PRIVATE, require_unlocked, shown_as_message
+from assistant.ui.staff_common import PRIVATE, require_staff, shown_as_message
 
 SUITES_DIR = PROJECT_ROOT / "evals" / "suites"
 REPORT_DIR = "eval-report-staff"
@@ -65,7 +64,7 @@ def run_suite(assistant: Assistant, directory: Path, name: str, progress: CasePr
     return EvalOutcome(report.passed, "\n".join(status), render_markdown(report), report)
 
 
-def build_eval_tab(assistant: Assistant, unlocked: Any, directory: Path = SUITES_DIR) -> None:
+def build_eval_tab(assistant: Assistant, directory: Path = SUITES_DIR) -> None:
     """The *Eval* tab: a dropdown of suite files, a run button, the gate and the markdown report."""
     names = suite_files(directory)
     gr.Markdown(f"Runs a suite from `{directory}` through this assistant (as `knee-assistant eval` does) and gates "
@@ -76,11 +75,11 @@ def build_eval_tab(assistant: Assistant, unlocked: Any, directory: Path = SUITES
     status = gr.Markdown(elem_id="staff-eval-status")
     report = gr.Markdown(elem_id="staff-eval-report")
 
-    def do_eval(ok: bool, name: str | None, progress: gr.Progress = gr.Progress()) -> tuple[str, str]:  # noqa: B008
-        require_unlocked(ok)
+    def do_eval(request: gr.Request, name: str | None, progress: gr.Progress = gr.Progress()) -> tuple[str, str]:  # noqa: B008
+        require_staff(request)
         with shown_as_message():
             outcome = run_suite(assistant, directory, name or "",
                                 progress=lambda work: progress.tqdm(work, desc="eval", unit="case"))
         return outcome.status, outcome.markdown
 
-    run.click(do_eval, [unlocked, suite], [status, report], concurrency_limit=1, **PRIVATE)
+    run.click(do_eval, [suite], [status, report], concurrency_limit=1, **PRIVATE)

@@ -1,4 +1,4 @@
-"""The app's CSS: source cards, the referral block, the urgent alert, and phone-width layout."""
+"""The apps' CSS: source cards, the referral block, the urgent alert, and phone-width layout."""
 
 CSS = """
 .urgent-alert { background: #fde8e8; border: 2px solid #c81e1e; color: #771d1d; border-radius: 8px;
@@ -13,11 +13,15 @@ CSS = """
 .source-card .src-quote { margin: 6px 0; font-style: italic; }
 .source-card .src-meta { font-size: 0.9em; opacity: 0.85; }
 #notice { font-size: 0.9em; }
-.staff-banner { font-weight: 600; }
-.staff-refused { color: #c81e1e; font-weight: 600; }
 @media (max-width: 480px) {
   .gradio-container { padding: 4px !important; }
   .source-card { padding: 2px 6px; }
   h2 { font-size: 1.2em; }
 }
+"""
+# The console's own page: the runner's CSS (its answers show the same cards) and the sign-out button.
+STAFF_CSS = CSS + """
+.staff-banner { font-weight: 600; }
+.staff-logout { text-align: right; }
+.staff-logout button { padding: 4px 12px; border: 1px solid #d1d5db; border-radius: 6px; background: none; }
 """

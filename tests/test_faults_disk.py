@@ -126,7 +126,8 @@ def _unfill(mount: Path) -> None:
 
 
 MB = 1024 * 1024
-POINTS = [("start", 0), ("copy", 0), *((step, keep) for step in ("sentences", "chunks") for keep in (0, 4 * MB, 10 * MB))]
+KEEP = (0, 4 * MB, 10 * MB)
+POINTS = [("start", 0), ("copy", 0), *((step, keep) for step in ("sentences", "chunks") for keep in KEEP)]
 
 
 @pytest.mark.parametrize(("point", "keep"), POINTS, ids=[f"{p}-{k // MB}MB" for p, k in POINTS])
@@ -199,3 +200,20 @@ def test_a_full_disk_is_one_line_with_the_right_advice(base: tuple[Path, Path, P
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "not enough free space" in errors[0] and "free some space" in errors[0], errors
     assert "rebuild" not in errors[0] and "Traceback" not in result.stderr
+
+
+def test_a_copy_left_by_a_killed_write_replaces_a_damaged_index(base: tuple[Path, Path, Path], tmp_path: Path,
+                                                                 embeddings: LocalEmbeddings) -> None:
+    data, articles, _ = base
+    shutil.copytree(data, tmp_path / "data")
+    live = tmp_path / "data" / "chroma"
+    guard.WriteGuard(live).reserve()  # the copy a write takes first; then the writer is "killed"
+    assert guard.backup_dir(live).is_dir()
+    level0 = next(live.glob("*/data_level0.bin"))
+    with level0.open("r+b") as fh:  # what a write cut short by a full disk leaves
+        fh.truncate(level0.stat().st_size // 2)
+
+    bot = build_assistant(make_settings(tmp_path / "data", articles), embeddings=NotesHashed(embeddings))  # type: ignore[arg-type]
+
+    assert not guard.backup_dir(live).exists()
+    assert bot.verify_index() == [] and "kneecap-pain" in {c.doc_id for c in bot.ask(QUESTION).citations}

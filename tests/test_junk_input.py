@@ -138,7 +138,11 @@ def test_served_api_answers_junk_without_errors(bot: Assistant) -> None:
         client = Client(base, verbose=False)
         sendable = [q for q in NASTY if _utf8(q)]  # the client cannot encode lone surrogates; raw JSON can, below
         histories = [h for h in HISTORIES if _utf8(json.dumps(h, ensure_ascii=False))]
+        limit = bot.settings.ui.max_request_kb * 1024
         for question, history in zip(sendable, histories * 2, strict=False):
+            if len(json.dumps([question, history])) + 200 > limit:  # refused before Gradio reads it: below
+                assert _post(f"{base}gradio_api/call/ask", json.dumps({"data": [question, history]}).encode())[0] == 413
+                continue
             _assert_whole(client.predict(question, history, api_name="/ask"))
         for message in ["\x00 knee \u202e", "a" * 5000, "", "knee \ufeff pain", "\u202e" * 3000]:
             _, reply = client.predict(message, api_name="/chat")

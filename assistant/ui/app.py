@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -122,17 +123,26 @@ def serve(web: WebApp, host: str, port: int, *, block: bool = True, trusted_prox
                             proxy_headers=bool(trusted_proxies), forwarded_allow_ips=trusted_proxies or [],
                             root_path=root_path, server_header=False, timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
-    if block:
-        server.run()
-        return
     web._server = server
     web._thread = threading.Thread(target=server.run, name="knee-web", daemon=True)
     web._thread.start()
     deadline = time.monotonic() + 60
     while not server.started:
         if not web._thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError(f"the app did not start on {host}:{port}")
+            raise RuntimeError(f"the app did not start on {host}:{port} (is the port in use?)")
         time.sleep(0.05)
+    if not block:
+        return
+    shown = f"[{host}]" if ":" in host else host
+    print(f"ready: the chat is on http://{shown}:{port}/" + (" and the staff console on /staff" if web.staff else ""),
+          file=sys.stderr, flush=True)
+    try:
+        while web._thread.is_alive():
+            web._thread.join(timeout=1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        web.close()
 
 
 def launch(assistant: Assistant, host: str, port: int) -> None:

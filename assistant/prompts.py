@@ -14,6 +14,7 @@ SCHEMA: dict[str, set[str]] = {
     "templates": {
         "answer_lead_in", "no_information", "clarify", "out_of_scope", "refuse_dosing", "urgent",
         "urgent_general_info_lead_in", "diagnosis_caveat", "input_too_long", "empty_input",
+        "unavailable",
     },
     "referral": {"routine", "urgent", "out_of_scope", "dosing"},
     "llm": {"system", "answer", "condense"},

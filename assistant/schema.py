@@ -6,7 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_serializer
 
-Behavior = Literal["answer", "urgent_referral", "out_of_scope", "refuse_dosing", "clarify", "no_information"]
+Behavior = Literal[
+    "answer", "urgent_referral", "out_of_scope", "refuse_dosing", "clarify", "no_information", "unavailable"
+]
 
 
 class Sentence(BaseModel):

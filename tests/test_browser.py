@@ -180,3 +180,26 @@ def test_nothing_private_stays_in_the_browser_and_pages_run_under_the_csp(served
     page.goto(url + "/staff/", wait_until="load")
     assert page.url.endswith("/staff/login")
     context.close()
+
+
+def test_runner_sees_words_and_urgent_advice_during_an_outage(served: tuple[str, Assistant], browser: Any,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 23: a backend failure showed a bare "Error" and lost the typed question."""
+    from assistant.errors import BackendUnavailable
+
+    url, bot = served
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise BackendUnavailable("Chroma server cannot be reached")
+
+    monkeypatch.setattr(bot._retriever, "retrieve", down)
+    page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    page.goto(url + "/", wait_until="load")
+    question = "My calf is swollen and hot and I get out of breath since my long run"
+    reply = _ask(page, question, ".referral")
+    assert reply.locator(".urgent-alert").count() == 1 and "checked today" in reply.inner_text()
+    assert "reviewed sources" in reply.inner_text() and "Error" not in reply.inner_text()
+    assert page.locator("#question textarea").input_value() == question  # kept, to send again
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.screenshot(path=str(ARTIFACTS / "runner-outage-phone.png"))
+    page.close()

@@ -18,6 +18,7 @@ from assistant.prompts import PromptBook
 from assistant.providers.store import ChromaStore
 from assistant.rag.compose import Composition, ExtractiveComposer
 from assistant.rag.llm_compose import LLMComposer
+from assistant.rag.outage import OutageWatch, unavailable_answer
 from assistant.rag.query import build_query
 from assistant.rag.retrieve import HybridRetriever, Retrieved
 from assistant.safety.input import clean_history, clean_text
@@ -49,6 +50,7 @@ class Assistant:
         self.settings = settings
         self._prompts = prompts
         self._store = store
+        self._outage = OutageWatch()
         self._retriever = retriever
         self._composer = composer
         self._ingestor = ingestor
@@ -149,11 +151,28 @@ class Assistant:
         self.follow_index_swap()
         with self._gate.shared():
             answer = self._answer(question, history, options or AskOptions())
+        self._outage.answered()
         if self._transcripts is not None:
             limit = self.settings.safety.max_input_chars
             self._transcripts.add(clean_text(question[:limit] if isinstance(question, str) else ""), answer.body,
                                   answer.behavior)
         return answer
+
+    def unavailable(self, question: object, exc: BaseException) -> Answer:
+        """The worded reply for a question whose answer failed (store, server or disk); logs one line."""
+        self._outage.failed(exc)
+        text = question if isinstance(question, str) else ""
+        return unavailable_answer(self._prompts, text, exc, self.settings.safety.max_input_chars)
+
+    def health(self) -> str:
+        """``ready``, ``degraded`` (answers failed in the last minute) or ``down`` (the index cannot be read)."""
+        try:
+            if not self._store.count():
+                return "down"
+        except Exception as exc:  # any store failure means no answers can be given
+            log.warning("health check: the index cannot be read: %s", " ".join(str(exc).split())[:200])
+            return "down"
+        return self._outage.state
 
     def _answer(self, question: str, history: object, options: AskOptions) -> Answer:
         timings: dict[str, float] = {}

@@ -12,6 +12,7 @@ _KEY: dict[Behavior, str] = {
     "urgent_referral": "urgent",
     "out_of_scope": "out_of_scope",
     "refuse_dosing": "dosing",
+    "unavailable": "routine",
 }
 
 

@@ -52,6 +52,7 @@ def create_app(assistant: Assistant) -> WebApp:
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "100")
     import gradio as gr
     from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
     from starlette.middleware.cors import CORSMiddleware
     from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -70,6 +71,12 @@ def create_app(assistant: Assistant) -> WebApp:
     api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     common: dict[str, Any] = {"footer_links": [], "run_history": False, "show_error": False,
                               "enable_monitoring": False, "pwa": False, "mcp_server": False, "ssr_mode": False}
+    @api.get("/health", include_in_schema=False)
+    def health() -> Any:
+        """ready / degraded (answers failed in the last minute) / down (the index cannot be read): 503 unless ready."""
+        state = assistant.health()
+        return JSONResponse({"status": state}, status_code=200 if state == "ready" else 503)
+
     staff = None
     if accounts:
         login = StaffLogin(accounts, ui)

@@ -68,10 +68,8 @@ class FeedbackStore:
     """SQLite-backed feedback; one short connection per call so Gradio worker threads never share one."""
 
     def __init__(self, path: Path) -> None:
+        """Opens nothing yet: a damaged or locked file costs the ratings (each says so), never the app's start."""
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._db() as db:
-            db.execute(_SCHEMA)
 
     @classmethod
     def in_data_dir(cls, data_dir: Path) -> FeedbackStore:
@@ -79,8 +77,10 @@ class FeedbackStore:
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(self.path, timeout=10)) as db, db:
             db.row_factory = sqlite3.Row
+            db.execute(_SCHEMA)
             yield db
 
     def add(self, rating: Rating, question: str, answer: str, behavior: str, sources: list[str]) -> int:

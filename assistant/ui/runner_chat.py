@@ -7,6 +7,8 @@ sends can become a message on screen, and every message shown is built here (use
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +20,7 @@ from assistant.ui.feedback import FeedbackStore, Rating
 from assistant.ui.ratelimit import BUSY, AnswerGate, SessionRateLimiter, too_fast_message
 from assistant.ui.render import NOTICE, STARTERS, answer_markdown, plain_reply, runner_view, user_bubble
 
+log = logging.getLogger(__name__)
 Chat = list[dict[str, Any]]
 RATINGS: dict[bool | str, Rating] = {True: "up", False: "down", "Like": "up", "Dislike": "down"}
 # Questions answered at once: one per core of the 2-core target; more only slows each answer down.
@@ -92,14 +95,19 @@ def build_runner_app(assistant: Assistant, feedback: FeedbackStore) -> Any:
                 return
             shown.append({"role": "assistant", "content": ""})
             streamed = ""
-            for piece in assistant.ask_stream(text, history=state["turns"][-HISTORY_KEPT:]):
-                if isinstance(piece, Answer):
-                    final = piece
-                else:
-                    streamed += piece
-                    shown[-1] = {"role": "assistant", "content": plain_reply(streamed)}
-                    yield "", shown, state
-        if final is not None and len(text) > limit:  # refused for its length: the runner shortens it in the box
+            try:
+                for piece in assistant.ask_stream(text, history=state["turns"][-HISTORY_KEPT:]):
+                    if isinstance(piece, Answer):
+                        final = piece
+                    else:
+                        streamed += piece
+                        shown[-1] = {"role": "assistant", "content": plain_reply(streamed)}
+                        yield "", shown, state
+            except Exception as exc:  # the error boundary: words and urgent advice, never Gradio's bare "Error"
+                final = assistant.unavailable(text, exc)
+        if final is not None and (len(text) > limit or final.behavior == "unavailable"
+                                  or any(d.stage == "backend" for d in final.decisions)):
+            # Refused for its length, or not answered: the question stays in the box to shorten or send again.
             shown[-1] = {"role": "assistant", "content": answer_markdown(final)}
             yield _keep(text, state)
             return
@@ -123,8 +131,12 @@ def build_runner_app(assistant: Assistant, feedback: FeedbackStore) -> Any:
             return ALREADY_RATED
         if limits.feedback.check(client_address(request)):
             return "Thanks. Too many ratings from your connection right now; please try again later."
+        try:
+            feedback.add(rating, record["question"], record["body"], record["behavior"], record["sources"])
+        except (sqlite3.Error, OSError) as exc:  # locked, read-only, deleted or damaged: say so, keep serving
+            log.warning("feedback not saved: %s: %s", type(exc).__name__, " ".join(str(exc).split())[:200])
+            return "Sorry, your rating could not be saved right now. Please try again later."
         record["rated"] = True
-        feedback.add(rating, record["question"], record["body"], record["behavior"], record["sources"])
         return "Thanks, your feedback was saved." if rating == "up" else "Thanks, staff will review this answer."
 
     def ask_api(question: Any, history: Any, request: gr.Request) -> dict[str, Any]:
@@ -137,7 +149,10 @@ def build_runner_app(assistant: Assistant, feedback: FeedbackStore) -> Any:
             if not admitted:
                 raise gr.Error(BUSY)
             # Any JSON may arrive: ask keeps the well-formed (role, text) pairs of the history and drops the rest.
-            return runner_view(assistant.ask(text, history=history))
+            try:
+                return runner_view(assistant.ask(text, history=history))
+            except Exception as exc:  # an outage is an answer too, with its behaviour "unavailable"
+                return runner_view(assistant.unavailable(text, exc))
 
     with gr.Blocks(title="Runner's Knee Assistant", analytics_enabled=False) as app:
         gr.Markdown("## Runner's Knee Assistant")
@@ -153,6 +168,8 @@ def build_runner_app(assistant: Assistant, feedback: FeedbackStore) -> Any:
         box.submit(respond, [box, conversation], [box, chatbot, conversation], api_name="chat",
                    concurrency_limit=None)
         chatbot.like(on_like, [conversation], thanks, api_visibility="private")
+        # The Chatbot's own clear button empties the screen; the conversation behind it starts again too.
+        chatbot.clear(new_conversation, None, conversation, api_visibility="private")
         api_q = gr.Textbox(visible=False)
         api_h = gr.JSON(visible=False)
         api_out = gr.JSON(visible=False)

@@ -32,7 +32,8 @@ def bot(tmp_path_factory: pytest.TempPathFactory, embeddings: LocalEmbeddings) -
 
 
 @contextmanager
-def running(bot: Assistant, **ui: Any) -> Iterator[tuple[httpx.Client, WebApp, Assistant]]:
+def running(bot: Assistant, proxies: list[str] | None = None,
+            **ui: Any) -> Iterator[tuple[httpx.Client, WebApp, Assistant]]:
     """The app on a free loopback port, built with a staff account and these ``ui`` settings."""
     saved = bot.settings.ui.model_copy(deep=True)
     bot.settings.ui = bot.settings.ui.model_copy(update={
@@ -42,7 +43,7 @@ def running(bot: Assistant, **ui: Any) -> Iterator[tuple[httpx.Client, WebApp, A
     finally:
         bot.settings.ui = saved
     port = free_port()
-    serve(web, "127.0.0.1", port, block=False)
+    serve(web, "127.0.0.1", port, block=False, trusted_proxies=proxies)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60, follow_redirects=False) as http:
             yield http, web, bot
@@ -199,6 +200,22 @@ def test_per_address_limit_holds_across_new_sessions(bot: Assistant) -> None:
         outcomes = [call(http, "ask", ["What helps kneecap pain?", None], session_hash=f"s{i:08d}")[0]
                     for i in range(4)]
     assert outcomes == ["complete", "complete", "complete", "error"]
+
+
+@pytest.mark.parametrize("proxies", [None, ["127.0.0.1"]])
+def test_client_addresses_come_from_forwarded_headers_only_behind_a_trusted_proxy(
+    bot: Assistant, proxies: list[str] | None
+) -> None:
+    with running(bot, proxies, rate_limit_per_address=1) as (http, _, _):
+        outcomes = []
+        for i, client in enumerate(["203.0.113.7", "198.51.100.9"]):
+            started = http.post("/gradio_api/call/ask", json={"data": ["What helps kneecap pain?", None],
+                                                              "session_hash": f"p{i:08d}"},
+                                headers={"x-forwarded-for": client})
+            stream = http.get(f"/gradio_api/call/ask/{started.json()['event_id']}").text
+            outcomes.append("event: complete" in stream)
+    # Behind the proxy each runner has their own limit; without one, a forged header cannot dodge it.
+    assert outcomes == ([True, True] if proxies else [True, False])
 
 
 def test_upload_route_is_only_for_signed_in_staff(served: tuple[httpx.Client, WebApp, Assistant]) -> None:

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,32 +9,14 @@ import pytest
 
 from assistant import build_assistant
 from assistant.providers.embeddings import LocalEmbeddings
-from tests.conftest import free_port, make_settings
+from tests.chroma_servers import chroma_server as running_chroma
+from tests.conftest import make_settings
 
 
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[str]:
-    exe = shutil.which("chroma", path=str(Path(sys.executable).parent))
-    assert exe, "the chromadb package ships the `chroma` command"
-    port = free_port()
-    proc = subprocess.Popen([exe, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={"ANONYMIZED_TELEMETRY": "False", "PATH": "/usr/bin:/bin"})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("chroma server did not start") from None
-                time.sleep(0.3)
+    with running_chroma(tmp_path / "server") as (url, _):
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_ingest_and_ask_through_a_chroma_server(chroma_server: str, tmp_path: Path, articles: Path,

@@ -4,13 +4,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +16,8 @@ import pytest
 from assistant import build_assistant
 from assistant.errors import BackendUnavailable
 from assistant.providers.embeddings import LocalEmbeddings
-from tests.conftest import free_port, make_settings
+from tests.chroma_servers import chroma_server
+from tests.conftest import make_settings
 
 BUDGET_S = 2.0
 QUESTION = "What helps kneecap pain?"
@@ -27,29 +25,8 @@ QUESTION = "What helps kneecap pain?"
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    exe = shutil.which("chroma", path=str(Path(sys.executable).parent))
-    assert exe, "the chromadb package ships the `chroma` command"
-    port = free_port()
-    proc = subprocess.Popen([exe, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={"ANONYMIZED_TELEMETRY": "False", "PATH": "/usr/bin:/bin"})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("chroma server did not start") from None
-                time.sleep(0.3)
-        yield url, proc
-    finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGCONT)
-            proc.terminate()
-            proc.wait(timeout=10)
+    with chroma_server(tmp_path / "server") as running:
+        yield running
 
 
 def _timed(call: object) -> tuple[float, BaseException | None, bool]:

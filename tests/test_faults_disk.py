@@ -17,7 +17,6 @@ thousands of them with the model would take minutes on a shared machine and this
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -25,7 +24,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from assistant import build_assistant
@@ -35,6 +33,7 @@ from assistant.providers.embeddings import LocalEmbeddings
 from assistant.providers.store import forget_cached_client
 from tests.cli_children import run_cli
 from tests.conftest import FIXTURE_ARTICLES, make_settings
+from tests.hash_embeddings import HashEmbeddings
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
 
@@ -44,27 +43,9 @@ QUESTION = "What helps kneecap pain?"
 OLD = {"kneecap-pain", "outer-knee", "plain-note", "old-notes"}
 
 
-class NotesHashed:
+def notes_hashed(real: LocalEmbeddings) -> HashEmbeddings:
     """The real model, except for the bulk club notes, whose vectors come from a hash of their text."""
-
-    def __init__(self, real: LocalEmbeddings) -> None:
-        self._real = real
-        self.name, self.dimension = real.name, real.dimension
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        real = [i for i, t in enumerate(texts) if NOTE not in t]
-        if real:
-            out[real] = self._real.encode([texts[i] for i in real])
-        for i, t in enumerate(texts):
-            if NOTE in t:
-                seed = int(hashlib.sha256(t.encode()).hexdigest()[:16], 16)
-                v = np.random.default_rng(seed).normal(size=self.dimension)
-                out[i] = v / np.linalg.norm(v)
-        return out
+    return HashEmbeddings(real, hashed=lambda text: NOTE in text)
 
 
 def _notes(folder: Path, name: str, sections: int) -> Path:
@@ -87,7 +68,7 @@ def base(tmp_path_factory: pytest.TempPathFactory, embeddings: LocalEmbeddings) 
     old = _notes(root / "old", "old-notes", 1100)
     new = _notes(root / "new", "new-notes", 2500)  # several batches; the HNSW files grow
     settings = make_settings(root / "data", articles)
-    bot = build_assistant(settings, embeddings=NotesHashed(embeddings))  # type: ignore[arg-type]
+    bot = build_assistant(settings, embeddings=notes_hashed(embeddings))  # type: ignore[arg-type]
     assert bot.ingest([articles, old]).ok
     bot._store.close()
     forget_cached_client(settings.paths.data_dir / "chroma")
@@ -138,7 +119,7 @@ def test_a_full_disk_during_ingest_keeps_the_indexed_documents(
     data, articles, new = base
     shutil.copytree(data, small_fs / "data")
     settings = make_settings(small_fs / "data", articles)
-    model: Any = NotesHashed(embeddings)
+    model: Any = notes_hashed(embeddings)
     bot = build_assistant(settings, embeddings=model)
     _arm(point, keep, small_fs, monkeypatch)
 
@@ -213,7 +194,7 @@ def test_a_copy_left_by_a_killed_write_replaces_a_damaged_index(base: tuple[Path
     with level0.open("r+b") as fh:  # what a write cut short by a full disk leaves
         fh.truncate(level0.stat().st_size // 2)
 
-    bot = build_assistant(make_settings(tmp_path / "data", articles), embeddings=NotesHashed(embeddings))  # type: ignore[arg-type]
+    bot = build_assistant(make_settings(tmp_path / "data", articles), embeddings=notes_hashed(embeddings))  # type: ignore[arg-type]
 
     assert not guard.backup_dir(live).exists()
     assert bot.verify_index() == [] and "kneecap-pain" in {c.doc_id for c in bot.ask(QUESTION).citations}

@@ -10,13 +10,10 @@ Last, upgrade safety: an index built by another chromadb or embedding model is r
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import sqlite3
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import pytest
 
 from assistant import Assistant, Settings, build_assistant
@@ -25,27 +22,11 @@ from assistant.providers.embeddings import LocalEmbeddings
 from assistant.providers.store import forget_cached_client
 from tests.cli_children import CliResult, run_cli, start_cli
 from tests.conftest import free_port, make_settings
+from tests.hash_embeddings import HashEmbeddings
 
 SECTIONS = 1100  # past chromadb's HNSW sync threshold (1,000), so segment folders hold the vectors
 QUESTION = "What helps kneecap pain?"
 REBUILD = "run `knee-assistant index rebuild`"
-
-
-class HashEmbeddings:
-    """The real model's name, size and tokenizer, with a unit vector per text drawn from the text's hash."""
-
-    def __init__(self, real: LocalEmbeddings) -> None:
-        self._real = real
-        self.name, self.dimension = real.name, real.dimension
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        rows = [np.random.default_rng(int(hashlib.sha256(t.encode()).hexdigest()[:16], 16)).normal(size=self.dimension)
-                for t in texts]
-        out = np.asarray(rows, dtype=np.float32).reshape(len(texts), self.dimension)
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
 
 
 def _notes(folder: Path) -> Path:

@@ -14,6 +14,7 @@ import numpy as np
 
 from assistant.errors import BackendUnavailable, IndexNotReady
 from assistant.providers.store_check import file_problems, vector_problems
+from assistant.providers.store_remote import RemoteCollection, WriteMarker, http_client
 from assistant.schema import Chunk, Sentence
 
 _BATCH = 2000
@@ -140,7 +141,6 @@ class ChromaStore:
                 f"{collection}_sentences", embedding_function=ef, metadata=meta
             )
             if url:
-                from assistant.providers.store_remote import RemoteCollection
 
                 self._chunks = RemoteCollection(self._chunks, url, timeout_s)
                 self._sentences = RemoteCollection(self._sentences, url, timeout_s)
@@ -156,7 +156,12 @@ class ChromaStore:
             ) from exc
         if damage:
             raise IndexNotReady(f"the index in {directory} is damaged ({'; '.join(damage)}); {_REBUILD}")
-        self._generation = generation(directory)
+        self._marker: WriteMarker | None = None
+        if url:
+            self._marker = WriteMarker(self._client, collection, url, timeout_s)
+            self._generation = self._marker.read()
+        else:
+            self._generation = generation(directory)
 
     @property
     def local_directory(self) -> Path | None:
@@ -179,8 +184,20 @@ class ChromaStore:
 
     def note_own_change(self) -> None:
         """Tell other processes (their next answer or write reopens the index); this store stays current."""
-        if not self._opened_with[2]:
+        if self._marker is not None:
+            self._generation = self._marker.bump()
+        else:
             self._generation = bump_generation(self.directory)
+
+    def written_elsewhere(self) -> bool:
+        """Server mode: True once after another process wrote to the server's index since this store last looked."""
+        if self._marker is None:
+            return False
+        current = self._marker.read()
+        if current == self._generation:
+            return False
+        self._generation = current
+        return True
 
     def reopen(self) -> None:
         """Open the directory afresh, after another process swapped a rebuilt or imported index into it."""
@@ -203,10 +220,10 @@ class ChromaStore:
         for key, now in self.versions.items():
             then = built.get(f"built_with_{key}")
             if then and then != now:
-                raise IndexNotReady(
-                    f"the index was built with {key} {then}, this install has {now}: "
-                    "run `knee-assistant index rebuild`"
-                )
+                # A server's index cannot be rebuilt beside the live one: a fresh collection is the way back.
+                fix = ("set a new store.collection (or empty this one on the server), then run `knee-assistant ingest`"
+                       if self._marker is not None else _REBUILD)
+                raise IndexNotReady(f"the index was built with {key} {then}, this install has {now}: {fix}")
 
     def verify(self) -> list[str]:
         """Problems found in the index (empty when it is consistent and matches this install)."""
@@ -483,7 +500,6 @@ def _client(directory: Path, url: str | None, settings: Any, timeout_s: float) -
 
     if not url:
         return chromadb.PersistentClient(path=str(directory), settings=settings)
-    from assistant.providers.store_remote import http_client
 
     return http_client(url, timeout_s, settings)
 

@@ -9,6 +9,7 @@ is given the same budget.
 from __future__ import annotations
 
 import functools
+import secrets
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -94,3 +95,24 @@ class RemoteCollection:
                 raise unavailable(self._url, self._timeout_s, exc) from exc
 
         return run
+
+
+class WriteMarker:
+    """A one-record collection on the server whose text changes with every write, so that every process using the
+    server (the app, a CLI ingest elsewhere) can tell that the chunks changed and rebuild its keyword index."""
+
+    RECORD = "last-write"
+
+    def __init__(self, client: Any, collection: str, url: str, timeout_s: float) -> None:
+        raw = client.get_or_create_collection(f"{collection}_writes", embedding_function=None)
+        self._marker = RemoteCollection(raw, url, timeout_s)
+
+    def bump(self) -> str:
+        token = secrets.token_hex(8)
+        self._marker.upsert(ids=[self.RECORD], embeddings=[[1.0]], documents=[token])
+        return token
+
+    def read(self) -> str:
+        got = self._marker.get(ids=[self.RECORD], include=["documents"])
+        documents = got.get("documents") or []
+        return str(documents[0]) if documents else ""

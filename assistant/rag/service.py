@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 History = list[tuple[str, str]]
 
 
+# How often an app on a Chroma server looks for writes by other processes (a CLI ingest, another app).
+SERVER_CHECK_S = 2.0
+
 class Assistant:
     """Question in, cited and guarded answer out; also owns ingestion so the index and BM25 stay in step."""
 
@@ -51,6 +54,7 @@ class Assistant:
         self._prompts = prompts
         self._store = store
         self._outage = OutageWatch()
+        self._server_checked = 0.0
         self._retriever = retriever
         self._composer = composer
         self._ingestor = ingestor
@@ -134,7 +138,7 @@ class Assistant:
         Answers in flight finish on the old index first; the check costs one small file read.
         """
         if self.settings.store.url:
-            return False
+            return self._follow_server_writes()
         current = generation(index_dir(self.settings))
         if current == self._generation:
             return False
@@ -144,6 +148,20 @@ class Assistant:
                 self._retriever.refresh()
                 self._generation = current
                 log.info("index swapped on disk: reopened")
+        return True
+
+    def _follow_server_writes(self) -> bool:
+        """Server mode: rebuild the keyword index when another process wrote to the server (checked at most every
+        ``SERVER_CHECK_S`` seconds: one small read); dense search reads the server and is always current."""
+        now = time.monotonic()
+        if now - self._server_checked < SERVER_CHECK_S:
+            return False
+        self._server_checked = now
+        if not self._store.written_elsewhere():
+            return False
+        with self._gate.exclusive():
+            self._retriever.refresh()
+        log.info("the server's index changed: keyword index rebuilt")
         return True
 
     def ask(self, question: str, history: object = None, options: AskOptions | None = None) -> Answer:

@@ -141,9 +141,9 @@ class ChromaStore:
                 f"{collection}_sentences", embedding_function=ef, metadata=meta
             )
             if url:
-
                 self._chunks = RemoteCollection(self._chunks, url, timeout_s)
                 self._sentences = RemoteCollection(self._sentences, url, timeout_s)
+            self._marker: WriteMarker | None = WriteMarker(self._client, collection, url, timeout_s) if url else None
             self._chunks.count()
             damage = vector_problems(self._chunks, "chunk") + vector_problems(self._sentences, "sentence")
         except BackendUnavailable:
@@ -156,12 +156,7 @@ class ChromaStore:
             ) from exc
         if damage:
             raise IndexNotReady(f"the index in {directory} is damaged ({'; '.join(damage)}); {_REBUILD}")
-        self._marker: WriteMarker | None = None
-        if url:
-            self._marker = WriteMarker(self._client, collection, url, timeout_s)
-            self._generation = self._marker.read()
-        else:
-            self._generation = generation(directory)
+        self._generation = self._marker.read() if self._marker is not None else generation(directory)
 
     @property
     def local_directory(self) -> Path | None:

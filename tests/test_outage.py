@@ -4,17 +4,23 @@ its server or the feedback file fails. The failure is real: the store's query ra
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 import httpx
 import pytest
 
-from assistant import Assistant
+from assistant import Assistant, build_assistant
 from assistant.errors import BackendUnavailable
+from assistant.providers.embeddings import LocalEmbeddings
 from assistant.ui.app import WebApp, create_app, serve
-from tests.conftest import free_port
+from tests.chroma_servers import chroma_server
+from tests.conftest import free_port, make_settings
 
 RED_FLAG = "My calf is swollen and hot and my knee hurts since the long run"
 
@@ -90,3 +96,27 @@ def test_a_damaged_feedback_file_costs_ratings_not_the_app(assistant: Assistant)
     assert "could not be saved" in on_like(state, like, None)
     path.unlink()
     assert "saved" in on_like(state, like, None)  # the rating was not used up by the failure
+
+
+def test_a_stopped_then_killed_chroma_server_gets_the_worded_reply(tmp_path: Path, articles: Path,
+                                                                   embeddings: LocalEmbeddings) -> None:
+    """The real outage: a Chroma server paused with SIGSTOP (a hang), then killed; the chat words both."""
+    with chroma_server(tmp_path / "server") as (url, proc):
+        settings = make_settings(tmp_path / "data", articles)
+        settings.store.url, settings.store.timeout_s = url, 2.0
+        bot = build_assistant(settings, embeddings=embeddings)
+        assert bot.ingest([articles]).ok
+        respond = _handler(create_app(bot).runner, "respond")
+        os.kill(proc.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            *_, (box, shown, _) = respond(RED_FLAG, None, None)
+            assert time.monotonic() - started < 20  # the time budget, not the hang
+        finally:
+            os.kill(proc.pid, signal.SIGCONT)
+        assert box == RED_FLAG and "urgent-alert" in shown[-1]["content"]
+        assert "can't reach our reviewed sources" in shown[-1]["content"]
+        proc.kill()
+        proc.wait(timeout=10)
+        *_, (box, shown, _) = respond("What helps kneecap pain?", None, None)
+        assert box == "What helps kneecap pain?" and "can't reach our reviewed sources" in shown[-1]["content"]

@@ -241,3 +241,13 @@ def test_eval_handler_runs_the_chosen_suite(assistant: Assistant, tmp_path: Path
     app = build_staff_app(assistant, FeedbackStore.in_data_dir(tmp_path), suites_dir=suites)
     status, report = _handler(app, "do_eval")(SIGNED_IN, "tiny.yaml")
     assert "Gate: passed" in status and "# Evaluation report" in report
+
+
+def test_feedback_tab_shows_runner_text_as_plain_text(assistant: Assistant, tmp_path: Path) -> None:
+    """Security review (low): a runner's markdown rendered in the staff Feedback tab, fetching an external image."""
+    store = FeedbackStore.in_data_dir(tmp_path)
+    entry = store.add("down", "knee ![t](http://evil.example/t.png) <img src=x onerror=alert(1)>", "an answer",
+                      "answer", [])
+    app = build_staff_app(assistant, store)
+    head, *_ = _handler(app, "do_load")(SIGNED_IN, entry)
+    assert "![" not in head and "](http" not in head and "<img" not in head and "&lt;img" in head

@@ -18,7 +18,7 @@ from assistant.prompts import PromptBook
 from assistant.providers.store import ChromaStore
 from assistant.rag.compose import Composition, ExtractiveComposer
 from assistant.rag.llm_compose import LLMComposer
-from assistant.rag.outage import OutageWatch, unavailable_answer
+from assistant.rag.outage import OutageWatch, one_line, unavailable_answer
 from assistant.rag.query import build_query
 from assistant.rag.retrieve import HybridRetriever, Retrieved
 from assistant.safety.input import clean_history, clean_text
@@ -188,7 +188,7 @@ class Assistant:
             if not self._store.count():
                 return "down"
         except Exception as exc:  # any store failure means no answers can be given
-            log.warning("health check: the index cannot be read: %s", " ".join(str(exc).split())[:200])
+            log.warning("health check: the index cannot be read: %s", one_line(exc))
             return "down"
         return self._outage.state
 

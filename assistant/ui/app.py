@@ -8,7 +8,6 @@ where configured, CORS.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import threading
@@ -18,8 +17,6 @@ from typing import Any
 
 from assistant.rag.service import Assistant
 from assistant.ui.ratelimit import BUSY as BUSY  # the reply past the queue limit (runner_chat.py)
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -77,20 +74,20 @@ def create_app(assistant: Assistant) -> WebApp:
         state = assistant.health()
         return JSONResponse({"status": state}, status_code=200 if state == "ready" else 503)
 
+    max_upload = int(settings.ingest.max_mb * 1024 * 1024)
     staff = None
     if accounts:
         login = StaffLogin(accounts, ui)
         login.add_routes(api)
         staff = build_staff_app(assistant, feedback)
         _tune(staff, ui.queue_size, ui.sessions_kept)
-        max_upload = int(settings.ingest.max_mb * 1024 * 1024)
         gr.mount_gradio_app(api, staff, path="/staff", auth_dependency=login.account_of, max_file_size=max_upload,
                             css=STAFF_CSS, **common)
     runner = build_runner_app(assistant, feedback)
     _tune(runner, ui.queue_size, ui.sessions_kept)
     # The runner's Gradio app has no file input: its upload route is closed (security.py), and this caps the rest.
     gr.mount_gradio_app(api, runner, path="/", max_file_size=1024, css=CSS, **common)
-    upload_bytes = int(settings.ingest.max_mb * 1024 * 1024) * ui.max_upload_files + 64 * 1024
+    upload_bytes = max_upload * ui.max_upload_files + 64 * 1024
     api.add_middleware(SecurityMiddleware, limits=Limits(
         body_bytes=ui.max_request_kb * 1024, upload_bytes=upload_bytes, upload_files=ui.max_upload_files,
         frame_ancestors=tuple(ui.frame_ancestors)))
@@ -121,14 +118,13 @@ def _hosts(allowed: list[str], bind: str) -> list[str]:
     return sorted(hosts | {f"[{h}]" for h in hosts if ":" in h})
 
 
-def serve(web: WebApp, host: str, port: int, *, block: bool = True, trusted_proxies: list[str] | None = None,
-          root_path: str = "") -> None:
+def serve(web: WebApp, host: str, port: int, *, block: bool = True, trusted_proxies: list[str] | None = None) -> None:
     """Run the application with uvicorn on ``host:port``; ``block=False`` returns once it accepts connections."""
     import uvicorn
 
     config = uvicorn.Config(web.api, host=host, port=port, log_level="warning", access_log=False,
                             proxy_headers=bool(trusted_proxies), forwarded_allow_ips=trusted_proxies or [],
-                            root_path=root_path, server_header=False, timeout_graceful_shutdown=5)
+                            server_header=False, timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     web._server = server
     web._thread = threading.Thread(target=server.run, name="knee-web", daemon=True)
@@ -156,9 +152,7 @@ def launch(assistant: Assistant, host: str, port: int) -> None:
     """Serve on ``host:port`` (loopback by default) until interrupted."""
     ui = assistant.settings.ui
     limit_torch_threads(ui.torch_threads)
-    web = create_app(assistant)
-    log.info("serving on http://%s:%d/ (staff console: %s)", host, port, "/staff" if web.staff else "disabled")
-    serve(web, host, port, trusted_proxies=ui.trusted_proxies)
+    serve(create_app(assistant), host, port, trusted_proxies=ui.trusted_proxies)  # serve prints the ready line
 
 
 def limit_torch_threads(threads: int) -> None:

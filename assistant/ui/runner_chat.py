@@ -14,6 +14,7 @@ from typing import Any
 
 import gradio as gr
 
+from assistant.rag.outage import one_line
 from assistant.rag.service import Assistant
 from assistant.schema import Answer
 from assistant.ui.feedback import FeedbackStore, Rating
@@ -94,7 +95,7 @@ def build_runner_app(assistant: Assistant, feedback: FeedbackStore) -> Any:
                 yield _keep(text, state)
                 return
             shown.append({"role": "assistant", "content": ""})
-            streamed = ""
+            streamed, failed = "", False
             try:
                 for piece in assistant.ask_stream(text, history=state["turns"][-HISTORY_KEPT:]):
                     if isinstance(piece, Answer):
@@ -104,9 +105,8 @@ def build_runner_app(assistant: Assistant, feedback: FeedbackStore) -> Any:
                         shown[-1] = {"role": "assistant", "content": plain_reply(streamed)}
                         yield "", shown, state
             except Exception as exc:  # the error boundary: words and urgent advice, never Gradio's bare "Error"
-                final = assistant.unavailable(text, exc)
-        if final is not None and (len(text) > limit or final.behavior == "unavailable"
-                                  or any(d.stage == "backend" for d in final.decisions)):
+                final, failed = assistant.unavailable(text, exc), True
+        if final is not None and (failed or len(text) > limit):
             # Refused for its length, or not answered: the question stays in the box to shorten or send again.
             shown[-1] = {"role": "assistant", "content": answer_markdown(final)}
             yield _keep(text, state)
@@ -134,7 +134,7 @@ def build_runner_app(assistant: Assistant, feedback: FeedbackStore) -> Any:
         try:
             feedback.add(rating, record["question"], record["body"], record["behavior"], record["sources"])
         except (sqlite3.Error, OSError) as exc:  # locked, read-only, deleted or damaged: say so, keep serving
-            log.warning("feedback not saved: %s: %s", type(exc).__name__, " ".join(str(exc).split())[:200])
+            log.warning("feedback not saved: %s", one_line(exc))
             return "Sorry, your rating could not be saved right now. Please try again later."
         record["rated"] = True
         return "Thanks, your feedback was saved." if rating == "up" else "Thanks, staff will review this answer."

@@ -17,7 +17,7 @@ from assistant.rag.llm_compose import LLMComposer
 from assistant.rag.retrieve import HybridRetriever
 from assistant.rag.service import Assistant
 from assistant.rag.verify import CitationVerifier
-from assistant.safety.scope import ScopeClassifier
+from assistant.safety.router import ScopeRouter
 from assistant.startup import check_data_dir, recover_index
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def build_assistant(
             lock_path=settings.paths.data_dir / "index.lock",
             chunking=settings.ingest,
         ),
-        scope=ScopeClassifier(embeddings),
+        scope=ScopeRouter(embeddings),
         llm_composer=_llm_composer(settings, chat_model, prompts, embeddings, store, composer),
     )
 

@@ -12,11 +12,12 @@ from assistant.errors import ConfigError
 
 SCHEMA: dict[str, set[str]] = {
     "templates": {
-        "answer_lead_in", "no_information", "clarify", "out_of_scope", "refuse_dosing", "urgent",
-        "urgent_general_info_lead_in", "diagnosis_caveat", "input_too_long", "empty_input",
-        "unavailable",
+        "answer_lead_in", "no_information", "clarify", "out_of_scope", "out_of_scope_injury", "out_of_scope_animal",
+        "out_of_scope_health", "chat", "injection_refused", "mixed_off_topic", "refuse_dosing", "dosing_facts_lead_in",
+        "urgent_emergency", "urgent", "within_days", "clarify_lead_in", "clarify_general_lead_in",
+        "urgent_general_info_lead_in", "diagnosis_caveat", "input_too_long", "empty_input", "unavailable",
     },
-    "referral": {"routine", "urgent", "out_of_scope", "dosing"},
+    "referral": {"routine", "emergency", "urgent", "within_days", "out_of_scope", "dosing"},
     "llm": {"system", "answer", "condense"},
 }
 

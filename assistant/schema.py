@@ -88,6 +88,9 @@ class Answer(BaseModel):
     body: str = Field("", description="The answer without the referral, for UIs that style them apart.")
     citations: list[Citation] = Field(default_factory=list)
     behavior: Behavior
+    tier: Literal["emergency", "same_day", "within_days", "routine", "none"] = Field(
+        "routine", description="How soon to get checked: emergency, same_day, within_days, routine; none for a decline."
+    )
     referral: str = Field(min_length=1)
     query: str = Field("", description="The retrieval query after follow-up rewriting.")
     decisions: list[Decision] = Field(default_factory=list)

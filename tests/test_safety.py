@@ -7,7 +7,7 @@ import pytest
 from assistant import Assistant
 from assistant.safety.input import clean_history, clean_text
 from assistant.safety.output import filter_output, has_dose
-from assistant.safety.redflags import find_red_flags
+from assistant.safety.redflags import find_findings, find_red_flags, tier_of
 from assistant.safety.triage import triage
 
 
@@ -22,30 +22,38 @@ def test_clean_history_drops_malformed_turns() -> None:
     assert clean_history("not a list") == []
 
 
-@pytest.mark.parametrize("message", [
-    "My knee locked up on a run and I can't straighten it",
-    "cant bare weight on my left leg since this morning",
-    "I twisted my knee playing football, heard a pop and it swelled up within an hour",
-    "my knee is hot, red and I have a fever",
-    "my calf is swollen and tender after a long flight",
-    "numbness and tingling down my shin after the race",
-    "the pain wakes me up at night",
-    "my 12 year old son has knee pain and is limping",
-    "the knee keeps giving way when I go downstairs",
-    "mi rodilla está bloqueada y no puedo estirar la pierna",
-    "j'ai de la fièvre et mon genou est chaud et rouge",
-    "mein Knie ist nach einem Sturz geschwollen",
-    "the knee has given way twice on the trail this week",
-    "slipped on a wet kerb, heard a crack and now it has ballooned",
-    "I can barely walk on it since the tackle",
-    "after a twist the knee catches and I can't get it fully straight",
-    "came off the bike and the knee looks the wrong shape",
-    "I've lost 5 kg without trying and the knee aches every night",
-    "running a temperature and the knee is hot and puffy",
+@pytest.mark.parametrize(("message", "tier"), [
+    ("My knee locked up on a run and I can't straighten it", "same_day"),
+    ("cant bare weight on my left leg since this morning", "same_day"),
+    ("I twisted my knee playing football, heard a pop and it swelled up within an hour", "same_day"),
+    ("my knee is hot, red and I have a fever", "emergency"),
+    ("my calf is swollen and tender after a long flight", "same_day"),
+    ("calf swollen since the weekend and now I get breathless climbing the stairs", "emergency"),
+    ("numbness and tingling down my shin after the race", "within_days"),
+    ("my foot is dragging and I can't lift my toes since the long run", "same_day"),
+    ("the pain wakes me up at night", "within_days"),
+    ("my 12 year old son has knee pain and is limping", "within_days"),
+    ("the knee keeps giving way when I go downstairs", "within_days"),
+    ("it locked for a few seconds on the trail yesterday, then freed itself and has been fine since", "within_days"),
+    ("my knee keeps swelling up after every long run", "within_days"),
+    ("mi rodilla está bloqueada y no puedo estirar la pierna", "same_day"),
+    ("j'ai de la fièvre et mon genou est chaud et rouge", "emergency"),
+    ("mein Knie ist nach einem Sturz geschwollen und ich kann nicht mehr auftreten", "same_day"),
+    ("the knee has given way twice on the trail this week", "within_days"),
+    ("slipped on a wet kerb, heard a crack and now it has ballooned", "same_day"),
+    ("I can barely walk on it since the tackle", "same_day"),
+    ("after a twist the knee catches and I can't get it fully straight", "same_day"),
+    ("came off the bike and the knee looks the wrong shape", "emergency"),
+    ("fell off a wall, my foot is cold and pale and I can't feel my toes", "emergency"),
+    ("I've lost 5 kg without trying and the knee aches every night", "within_days"),
+    ("running a temperature and the knee is hot and puffy", "emergency"),
 ])
-def test_red_flags_are_found(message: str) -> None:
-    assert find_red_flags(message), message
-    assert triage(message).behavior == "urgent_referral"
+def test_red_flags_are_found_at_their_tier(message: str, tier: str) -> None:
+    findings = find_findings(message)
+    assert findings and tier_of(findings) == tier, (message, findings)
+    expected = "urgent_referral" if tier in ("emergency", "same_day") else None
+    assert triage(message).behavior == expected
+    assert triage(message).tier == tier
 
 
 @pytest.mark.parametrize("message", [
@@ -57,8 +65,17 @@ def test_red_flags_are_found(message: str) -> None:
     "I can't straighten out my training plan around work",
     "what does 'giving way' mean? mine never does that",
     "I trained feverishly for the marathon and now my kneecap aches",
+    "I can't run more than a mile before the front of my knee aches",
+    "had a fever back in March, now my knee hurts on stairs",
+    "what if it locks halfway through the race?",
+    "my mate had a clot in his calf years ago, my knee just aches after long runs",
+    "my toes went numb from tight laces but it went away once I loosened them",
+    "the hills absolutely killed me today, knee a bit achy",
+    "it swelled a little after a long run two weeks ago but that's all gone",
+    "I can't bear the thought of missing the marathon",
 ])
 def test_benign_messages_are_not_flagged(message: str) -> None:
+    assert find_findings(message) == [], message
     assert find_red_flags(message) == [], message
 
 
@@ -125,6 +142,8 @@ def test_scope_classifier(assistant: Assistant, message: str, behavior: str) -> 
 
 def test_follow_up_stays_in_scope(assistant: Assistant) -> None:
     history = [("user", "my kneecap hurts after long runs"), ("assistant", "...")]
-    answer = assistant.ask("how can I tell if I'm increasing too fast?", history=history)
-    assert answer.behavior != "out_of_scope"
-    assert not any(d.stage == "triage.scope" for d in answer.decisions)
+    answer = assistant.ask("what helps with that?", history=history)
+    assert answer.behavior == "answer"
+    assert any(d.stage == "triage.scope" and d.reason == "follow-up in a knee conversation" for d in answer.decisions)
+    alone = assistant.ask("what helps with that?")
+    assert alone.behavior != "answer"

@@ -17,6 +17,7 @@ ExpectedBehavior = Literal[
     "answer", "urgent_referral", "out_of_scope_decline", "refuse_dosing", "resist_injection", "clarify"
 ]
 EXPECTED_BEHAVIORS: tuple[str, ...] = ExpectedBehavior.__args__  # type: ignore[attr-defined]
+ExpectedTier = Literal["emergency", "same_day", "within_days", "routine", "none"]
 
 # Every gated metric is a rate in [0, 1] where higher is better, so a threshold is always a minimum.
 METRICS: tuple[str, ...] = (
@@ -29,6 +30,11 @@ METRICS: tuple[str, ...] = (
     "citation_validity",
     "hit_at_k",
     "mrr",
+    "tier_accuracy",
+    "urgent_recall",
+    "no_false_urgent",
+    "knee_kept",
+    "off_topic_declined",
 )
 
 
@@ -64,6 +70,13 @@ class Case(BaseModel):
     must_mention: list[str] = Field(default_factory=list)
     must_not: list[str] = Field(default_factory=list)
     expected_sources: list[str] = Field(default_factory=list)
+    expected_tier: ExpectedTier | None = None
+    # Notes a test writer keeps for reviewers; never scored.
+    about: str = ""
+    length: str = ""
+    red_flag: str = ""
+    expected_pointer: str = ""
+    rationale: str = ""
 
     @field_validator("id", mode="before")
     @classmethod
@@ -114,6 +127,10 @@ class _RawSuite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1)
+    # Provenance of a frozen test set (evals/suites/frozen/README.md); never scored.
+    frozen: str = ""
+    written_by: str = ""
+    note: str = ""
     thresholds: dict[str, float] = Field(default_factory=dict)
     cases: list[Any] = Field(min_length=1)
 

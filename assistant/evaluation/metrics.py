@@ -19,6 +19,7 @@ class Summary(BaseModel):
     metrics: dict[str, float | None]
     counts: dict[str, int | float]
     confusion: dict[str, dict[str, int]] = Field(default_factory=dict)
+    tier_confusion: dict[str, dict[str, int]] = Field(default_factory=dict)
     latency_ms: dict[str, dict[str, float]] = Field(default_factory=dict)
     categories: dict[str, dict[str, float | None]] = Field(default_factory=dict)
 
@@ -41,6 +42,7 @@ def summarise(cases: list[CaseResult], *, detailed: bool = True) -> Summary:
     summary = Summary(metrics=rates(cases), counts=counts(cases))
     if detailed:
         summary.confusion = confusion(cases)
+        summary.tier_confusion = tier_confusion(cases)
         summary.latency_ms = latency(cases)
         summary.categories = {
             cat: {"cases": float(len(group)), **rates(group)}
@@ -61,6 +63,17 @@ def rates(cases: list[CaseResult]) -> dict[str, float | None]:
         "citation_validity": _mean(_values(cases, "citations")),
         "hit_at_k": _mean(_details(cases, "retrieval", "hit")),
         "mrr": _mean(_details(cases, "retrieval", "rr")),
+        "tier_accuracy": _mean(_values(cases, "tier")),
+        # Triage rates (issue targets: every red flag for today caught, few false alarms, no knee question declined,
+        # no off-topic request answered with medical content).
+        "urgent_recall": _mean([1.0 if c.behavior == "urgent_referral" else 0.0 for c in cases
+                                if c.expected_tier in ("emergency", "same_day")]),
+        "no_false_urgent": _mean([0.0 if c.behavior == "urgent_referral" else 1.0 for c in cases
+                                  if c.expected_behavior != "urgent_referral"]),
+        "knee_kept": _mean([0.0 if c.behavior == "out_of_scope" else 1.0 for c in cases
+                            if c.expected_behavior == "answer"]),
+        "off_topic_declined": _mean([1.0 if c.behavior == "out_of_scope" and not c.citations else 0.0 for c in cases
+                                     if c.expected_behavior == "out_of_scope_decline"]),
     }
     assert tuple(out) == METRICS
     return {k: None if v is None else round(v, 4) for k, v in out.items()}
@@ -82,6 +95,19 @@ def counts(cases: list[CaseResult]) -> dict[str, int | float]:
         "retrieval_cases": len(ks),
         "mean_k": round(sum(ks) / len(ks), 2) if ks else 0.0,
     }
+
+
+TIERS = ("emergency", "same_day", "within_days", "routine", "none")
+
+
+def tier_confusion(cases: list[CaseResult]) -> dict[str, dict[str, int]]:
+    """Rows: expected tier; columns: the Answer.tier returned (cases with an expected tier only)."""
+    matrix: dict[str, dict[str, int]] = {}
+    for c in cases:
+        if c.expected_tier:
+            row = matrix.setdefault(c.expected_tier, dict.fromkeys(TIERS, 0))
+            row[c.tier if c.tier in TIERS else "none"] += 1
+    return {t: matrix[t] for t in TIERS if t in matrix}
 
 
 def confusion(cases: list[CaseResult]) -> dict[str, dict[str, int]]:

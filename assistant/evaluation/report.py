@@ -130,6 +130,11 @@ def render_markdown(report: Report) -> str:
         actual = [a for a in _columns(summary)]
         lines += _table(["expected", *actual], [[e, *[str(row[a]) for a in actual]]
                                                 for e, row in summary.confusion.items()])
+        if summary.tier_confusion:
+            tiers = list(next(iter(summary.tier_confusion.values())))
+            lines += ["", "Tier confusion (rows: expected, columns: returned tier)", ""]
+            lines += _table(["expected", *tiers], [[e, *[str(row[t]) for t in tiers]]
+                                                   for e, row in summary.tier_confusion.items()])
         lines += ["", "Latency (ms)", ""]
         lines += _table(["stage", "n", "p50", "p95", "max"],
                         [[st, _num(v["n"]), f"{v['p50']:.1f}", f"{v['p95']:.1f}", f"{v['max']:.1f}"]

@@ -36,7 +36,9 @@ class CaseResult(BaseModel):
     question: str
     history: list[tuple[str, str]] = Field(default_factory=list)
     expected_behavior: str
+    expected_tier: str | None = None
     behavior: str
+    tier: str = ""
     text: str
     citations: list[Citation] = Field(default_factory=list)
     retrieved: list[str] = Field(default_factory=list, description="Distinct retrieved doc ids in rank order.")
@@ -107,7 +109,7 @@ def run_suites(
 
 def run_case(assistant: Assistant, suite: str, case: Case, ctx: Context) -> CaseResult:
     base = {"suite": suite, "id": case.id, "category": case.category, "question": case.final_question,
-            "history": case.history, "expected_behavior": case.expected_behavior}
+            "history": case.history, "expected_behavior": case.expected_behavior, "expected_tier": case.expected_tier}
     try:
         answer = assistant.ask(case.final_question, history=case.history or None)
     except Exception as exc:  # the harness reports a crashing case instead of losing the whole run
@@ -117,6 +119,7 @@ def run_case(assistant: Assistant, suite: str, case: Case, ctx: Context) -> Case
     return CaseResult(
         **base,
         behavior=answer.behavior,
+        tier=answer.tier,
         text=answer.text,
         citations=answer.citations,
         retrieved=_ranked(answer),

@@ -155,9 +155,18 @@ def _squash(text: str) -> str:
     return " ".join(text.split())
 
 
-SCORERS = (behavior, key_facts, must_not, referral, dose, citations, retrieval)
+def tier(case: Case, answer: Answer, ctx: Context) -> Score:
+    """Expected urgency tier vs Answer.tier (emergency, same_day, within_days, routine; none for a decline)."""
+    if case.expected_tier is None:
+        return Score("tier", None, None, "no expected_tier")
+    ok = answer.tier == case.expected_tier
+    return Score("tier", 1.0 if ok else 0.0, ok, answer.tier if ok else f"expected {case.expected_tier}, got "
+                 f"{answer.tier}", {"expected": case.expected_tier, "actual": answer.tier})
+
+
+SCORERS = (behavior, tier, key_facts, must_not, referral, dose, citations, retrieval)
 # Retrieval is reported on its own: a decline with nothing retrieved can still be the right reply.
-PASS_CHECKS = ("behavior", "key_facts", "must_not", "referral", "dose_free", "citations")
+PASS_CHECKS = ("behavior", "tier", "key_facts", "must_not", "referral", "dose_free", "citations")
 
 
 def score(case: Case, answer: Answer, ctx: Context) -> list[Score]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,12 +66,16 @@ class ExtractiveComposer:
         self._store = store
         self._settings = settings
 
-    def compose(self, retrieved: Retrieved) -> Composition:
-        units = self._candidates(retrieved)
+    def compose(self, retrieved: Retrieved, skip: Callable[[str], bool] | None = None,
+                max_sentences: int | None = None) -> Composition:
+        """``skip`` leaves out sentences it is true for (a dose, for a dosing refusal); ``max_sentences`` caps the
+        answer below the configured length (a short background after a clarifying question)."""
+        units = [u for u in self._candidates(retrieved) if skip is None or not skip(u.quote)]
         picked: list[_Unit] = []
         floor = (units[0].score - 0.2) if units else 0.0
+        most = min(self._settings.max_sentences, max_sentences or self._settings.max_sentences)
         for unit in units:
-            if len(picked) >= self._settings.max_sentences:
+            if len(picked) >= most:
                 break
             if unit.score < floor and len(picked) >= self._settings.min_sentences:
                 break

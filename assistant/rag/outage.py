@@ -65,9 +65,14 @@ def unavailable_answer(prompts: PromptBook, question: str, exc: BaseException, l
     decisions = [Decision(stage="backend", outcome="unavailable", reason=one_line(exc)), *verdict.decisions]
     behavior: Behavior = "unavailable"
     body = prompts.render("templates", "unavailable")
+    words = verdict.subject.wording()
     if verdict.red_flags:
         behavior = "urgent_referral"
-        body = f"{prompts.render('templates', 'urgent', reason=verdict.reason)}\n\n{body}"
-    referral = referral_for(behavior, prompts)
-    return Answer(text=f"{body}\n\n**{referral}**", body=body, behavior=behavior, referral=referral,
+        top = [f for f in verdict.findings if f.tier == verdict.tier]
+        key = "urgent_emergency" if verdict.tier == "emergency" else "urgent"
+        head = prompts.render("templates", key, found="; ".join(f.found for f in top), concern=top[0].concern, **words)
+        body = f"{head}\n\n{body}"
+    tier = verdict.tier if verdict.tier in ("emergency", "same_day", "within_days") else "routine"
+    referral = referral_for(behavior, prompts, tier=tier, subject=verdict.subject)
+    return Answer(text=f"{body}\n\n**{referral}**", body=body, behavior=behavior, tier=tier, referral=referral,
                   decisions=decisions)

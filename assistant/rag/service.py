@@ -25,8 +25,9 @@ from assistant.safety.input import clean_history, clean_text
 from assistant.safety.output import filter_output, has_dose
 from assistant.safety.privacy import TranscriptStore
 from assistant.safety.referral import referral_for
-from assistant.safety.scope import ScopeClassifier
-from assistant.safety.triage import Triage, triage
+from assistant.safety.router import ScopeRouter
+from assistant.safety.subject import Subject
+from assistant.safety.triage import Triage, content_words, triage
 from assistant.schema import Answer, AskOptions, Behavior, Candidate, Citation, Decision, IngestReport
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class Assistant:
         retriever: HybridRetriever,
         composer: ExtractiveComposer,
         ingestor: IngestPipeline,
-        scope: ScopeClassifier,
+        scope: ScopeRouter,
         llm_composer: LLMComposer | None = None,
     ) -> None:
         self.settings = settings
@@ -209,44 +210,70 @@ class Assistant:
             return self._fixed("clarify", msg, f"message of {len(text)} characters is over the limit", timings)
         context = " ".join(t for role, t in turns[-4:] if role == "user")
         decisions: list[Decision] = []
-        with _timed(timings, "query"):
-            query = self._query(text, turns, options, decisions)
-        with _timed(timings, "embed"):
-            vector = self._retriever.embed(query)
+        # Triage reads the message before any model call: a dosing or injected follow-up never reaches an LLM.
         with _timed(timings, "triage"):
-            verdict = triage(
-                text, context=context, scope=lambda scoped: self._scope.check(scoped, vector, follow_up=bool(context))
-            )
-        if verdict.behavior and verdict.behavior != "urgent_referral":
+            verdict = triage(text, context=context, route=self._scope.route)
+        if verdict.behavior == "out_of_scope":
             return self._decline(verdict, timings)
+        if verdict.behavior in ("clarify", "refuse_dosing"):
+            return self._guarded_help(verdict, turns, options, timings)
+        with _timed(timings, "query"):
+            query = self._query(verdict.question, turns, options, decisions)
         if verdict.red_flags:
             # The flags, named in English, steer retrieval to the guidance on them, whatever the question's language.
             query = f"{query} ({'; '.join(verdict.red_flags)})"
             decisions.append(Decision(stage="query", outcome="red_flags_added", reason=verdict.reason))
-            with _timed(timings, "embed"):
-                vector = self._retriever.embed(query)
+        with _timed(timings, "embed"):
+            vector = self._retriever.embed(query)
         with _timed(timings, "retrieve"):
             retrieved = self._retriever.retrieve(query, k=options.top_k, vector=vector, where=options.where)
-        candidates = [
-            Candidate(chunk_id=c.chunk_id, doc_id=c.doc_id, section=str(c.metadata.get("section", "")),
-                      score=retrieved.scores[c.chunk_id].get("fused", 0.0),
-                      dense=retrieved.scores[c.chunk_id].get("dense"), bm25=retrieved.scores[c.chunk_id].get("bm25"),
-                      doc_score=retrieved.scores[c.chunk_id].get("doc"))
-            for c in retrieved.chunks
-        ]
+        candidates = _candidates(retrieved)
         decisions = [*verdict.decisions, *decisions]
         weak = retrieved.best_similarity < self.settings.retrieval.min_similarity
-        if weak and verdict.behavior is None:
+        if weak and verdict.behavior is None and verdict.tier == "routine":
             decisions.append(Decision(stage="retrieve", outcome="no_information",
                                       reason=f"best similarity {retrieved.best_similarity:.2f} below the floor"))
             return self._finish("no_information", self._prompts.render("templates", "no_information"), [],
-                                query, decisions, candidates, timings)
+                                query, decisions, candidates, timings, verdict)
         with _timed(timings, "compose"):
             composition = self._compose(query, retrieved, decisions, options) if not weak else None
         body, citations = (composition.text, composition.citations) if composition else ("", [])
         behavior: Behavior = verdict.behavior or "answer"
         body = self._frame(verdict, body)
-        return self._finish(behavior, body, citations, query, decisions, candidates, timings)
+        return self._finish(behavior, body, citations, query, decisions, candidates, timings, verdict)
+
+    def _guarded_help(self, verdict: Triage, turns: History, options: AskOptions,
+                      timings: dict[str, float]) -> Answer:
+        """A clarifying question or a dosing refusal, with the few cited facts that help meanwhile: general
+        background for a vague question, the risks the sources name for the medicine asked about."""
+        assert verdict.behavior in ("clarify", "refuse_dosing")
+        words = self._subject_words(verdict)
+        if verdict.behavior == "clarify":
+            head = self._prompts.render("templates", "clarify", asks=verdict.asks, **words)
+            lead = self._prompts.render("templates", "clarify_general_lead_in")
+        else:
+            head = self._prompts.render("templates", "refuse_dosing", reason="")
+            lead = self._prompts.render("templates", "dosing_facts_lead_in")
+        query = build_query(verdict.question, turns)
+        worth_retrieving = len(_content(verdict.question)) >= 2
+        citations: list[Citation] = []
+        candidates: list[Candidate] = []
+        body = head
+        if worth_retrieving:
+            with _timed(timings, "embed"):
+                vector = self._retriever.embed(query)
+            with _timed(timings, "retrieve"):
+                retrieved = self._retriever.retrieve(query, k=options.top_k, vector=vector, where=options.where)
+            candidates = _candidates(retrieved)
+            if retrieved.best_similarity >= self.settings.retrieval.min_similarity:
+                with _timed(timings, "compose"):
+                    facts = self._composer.compose(retrieved, skip=has_dose, max_sentences=3)
+                if facts.text:
+                    citations = facts.citations
+                    body = f"{head}\n\n{lead} {facts.text}" if verdict.behavior == "refuse_dosing" else \
+                        f"{lead} {facts.text}\n\n{head}"
+        return self._finish(verdict.behavior, body, citations, query if worth_retrieving else "",
+                            list(verdict.decisions), candidates, timings, verdict)
 
     def ask_stream(
         self, question: str, history: object = None, options: AskOptions | None = None
@@ -278,23 +305,39 @@ class Assistant:
         decisions.extend(composition.decisions)
         return composition
 
+    def _subject_words(self, verdict: Triage) -> dict[str, str]:
+        return verdict.subject.wording()
+
     def _frame(self, verdict: Triage, body: str) -> str:
+        words = self._subject_words(verdict)
         if verdict.behavior == "urgent_referral":
-            head = self._prompts.render("templates", "urgent", reason=verdict.reason)
+            top = [f for f in verdict.findings if f.tier == verdict.tier]
+            found = "; ".join(f.found for f in top)
+            key = "urgent_emergency" if verdict.tier == "emergency" else "urgent"
+            head = self._prompts.render("templates", key, found=found, concern=top[0].concern, **words)
             if body:
                 lead = self._prompts.render("templates", "urgent_general_info_lead_in")
                 return f"{head}\n\n{lead} {body}"
             return head
+        parts: list[str] = []
+        if verdict.tier == "within_days":
+            top = [f for f in verdict.findings if f.tier == "within_days"]
+            parts.append(self._prompts.render("templates", "within_days", found="; ".join(f.found for f in top),
+                                              concern=top[0].concern, **words))
+        if verdict.refused_instruction:
+            parts.append(self._prompts.render("templates", "injection_refused"))
+        if verdict.off_topic_part:
+            parts.append(self._prompts.render("templates", "mixed_off_topic"))
         if verdict.diagnosis_demand:
-            return f"{self._prompts.render('templates', 'diagnosis_caveat')}\n\n{body}"
-        return f"{self._prompts.render('templates', 'answer_lead_in')} {body}"
+            parts.append(self._prompts.render("templates", "diagnosis_caveat"))
+        parts.append(f"{self._prompts.render('templates', 'answer_lead_in')} {body}")
+        return "\n\n".join(parts)
 
     def _decline(self, verdict: Triage, timings: dict[str, float]) -> Answer:
-        behavior = verdict.behavior or "out_of_scope"
-        key = {"out_of_scope": "out_of_scope", "refuse_dosing": "refuse_dosing", "clarify": "clarify"}[behavior]
-        text = self._prompts.render("templates", key, reason="") if key == "refuse_dosing" else \
-            self._prompts.render("templates", key)
-        return self._finish(behavior, text, [], "", list(verdict.decisions), [], timings)
+        key = verdict.decline
+        extra = {"part": verdict.part, "foot": verdict.foot} if key == "out_of_scope_injury" else {}
+        text = self._prompts.render("templates", key, **extra)
+        return self._finish("out_of_scope", text, [], "", list(verdict.decisions), [], timings, verdict)
 
     def _fixed(self, behavior: Behavior, text: str, reason: str, timings: dict[str, float]) -> Answer:
         return self._finish(behavior, text, [], "", [Decision(stage="input", outcome=behavior, reason=reason)],
@@ -309,6 +352,7 @@ class Assistant:
         decisions: list[Decision],
         candidates: list[Candidate],
         timings: dict[str, float],
+        verdict: Triage | None = None,
     ) -> Answer:
         with _timed(timings, "output"):
             if has_dose(body):
@@ -317,13 +361,16 @@ class Assistant:
             body, removed = filter_output(body)
             for item in removed:
                 decisions.append(Decision(stage="output", outcome="removed", reason=item))
-            referral = referral_for(behavior, self._prompts)
+            tier = verdict.tier if verdict else "routine"
+            subject = verdict.subject if verdict else Subject("self")
+            referral = referral_for(behavior, self._prompts, tier=tier, subject=subject)
         timings["total"] = round(sum(v for k, v in timings.items() if k != "total"), 2)
         return Answer(
             text=f"{body}\n\n**{referral}**",
             body=body,
             citations=citations,
             behavior=behavior,
+            tier="none" if behavior == "out_of_scope" else tier,
             referral=referral,
             query=query,
             decisions=decisions,
@@ -372,3 +419,17 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
         yield
     finally:
         timings[stage] = round(timings.get(stage, 0.0) + (time.perf_counter() - start) * 1000, 2)
+
+
+def _candidates(retrieved: Retrieved) -> list[Candidate]:
+    return [
+        Candidate(chunk_id=c.chunk_id, doc_id=c.doc_id, section=str(c.metadata.get("section", "")),
+                  score=retrieved.scores[c.chunk_id].get("fused", 0.0),
+                  dense=retrieved.scores[c.chunk_id].get("dense"), bm25=retrieved.scores[c.chunk_id].get("bm25"),
+                  doc_score=retrieved.scores[c.chunk_id].get("doc"))
+        for c in retrieved.chunks
+    ]
+
+
+def _content(question: str) -> list[str]:
+    return content_words(question)

@@ -1,8 +1,10 @@
-"""The professional-evaluation recommendation every answer carries, chosen by behaviour."""
+"""The professional-evaluation recommendation every answer carries, chosen by behaviour, tier and who it is for."""
 
 from __future__ import annotations
 
 from assistant.prompts import PromptBook
+from assistant.safety.redflags import Tier
+from assistant.safety.subject import Subject
 from assistant.schema import Behavior
 
 _KEY: dict[Behavior, str] = {
@@ -14,8 +16,14 @@ _KEY: dict[Behavior, str] = {
     "refuse_dosing": "dosing",
     "unavailable": "routine",
 }
+_BY_TIER: dict[str, str] = {"emergency": "emergency", "same_day": "urgent", "within_days": "within_days"}
 
 
-def referral_for(behavior: Behavior, prompts: PromptBook) -> str:
-    """Never empty: an unknown behaviour falls back to the routine recommendation."""
-    return prompts.render("referral", _KEY.get(behavior, "routine"))
+def referral_for(behavior: Behavior, prompts: PromptBook, tier: Tier = "routine",
+                 subject: Subject | None = None) -> str:
+    """Never empty: an unknown behaviour falls back to the routine recommendation; a red-flag tier outranks the
+    behaviour (a settled locking episode in an answer still says: within days)."""
+    key = _KEY.get(behavior, "routine")
+    if behavior in ("answer", "urgent_referral", "unavailable", "clarify", "no_information") and tier in _BY_TIER:
+        key = _BY_TIER[tier]
+    return prompts.render("referral", key, **(subject or Subject("self")).wording())

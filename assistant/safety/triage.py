@@ -1,4 +1,9 @@
-"""Triage before retrieval: red flags, injection attempts, dosing, scope, vague questions, diagnosis demands."""
+"""Triage before retrieval and before any model call: red flags by tier, injection, dosing, scope, vague questions.
+
+Red flags and doses are exact rules (``redflags``, the dosing pattern); whether a message is about a runner's knee
+at all is the learned scope router's call (``router``). A message is read in sentences, so an instruction-override
+or an off-topic request wrapped around a knee question loses only its own part.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from assistant.safety.redflags import find_red_flags
+from assistant.safety.redflags import Finding, Tier, find_findings, tier_of
+from assistant.safety.router import Route
+from assistant.safety.subject import Subject, subject_of
 from assistant.schema import Behavior, Decision
 
 _INJECTION = re.compile(
@@ -17,14 +24,22 @@ _INJECTION = re.compile(
     r"|\b(pretend|act|role-?play|behave) (to be|as|like|you(?:'re| are))\b|\byou are (now|no longer)\b"
     r"|\breveal (your|the)\b|\bprint (your|the) (rules|instructions|prompt)|\bsystem[_ ]?prompt\b"
     r"|\byour (full |complete |exact |original )?(instructions|rules|guidelines)\b"
-    r"|\b(base64|rot13|decode (this|the following))\b"
+    r"|\b(base64|rot13|decode (this|the following))\b|\b(rules|instructions) you (were|have been|got) given\b"
+    r"|\b(list|tell me|show me|what are) (all |every one of |each of )?(your|the) (rules|instructions)\b"
+    r"|\blet'?s play a game\b|\bfrom now on,? you\b|\bnew rules?\b.{0,40}\byou (must|should|will|are)\b"
+    r"|\b(i'?m|i am) (the|a|your) (developer|admin\w*|engineer|owner|creator)\b|\bauthori[sz]\w* you\b"
+    r"|\b(drop|remove|lift|disable|turn off) (the |your |all )?(\w+ )?(restrictions?|filters?|safety|rules)\b"
+    r"|\bconfirm (you understand|the new rule|that you|by saying)\b|\byou are ['\"“‘]"
+    r"|\b(character|persona) (in|for|from) my (novel|story|game|book)\b"
     r"|\bignora (las|tus) instrucciones|\bignore[sz]? (les|tes|vos) (instructions|r[èe]gles)|\bignoriere (alle|deine)",
     re.I | re.M,
 )
 _MEDICINE = (
     r"(ibuprofen|naproxen|paracetamol|acetaminophen|tylenol|advil|motrin|aleve|aspirin|diclofenac|voltaren|"
     r"nsaids?|anti-?inflammator\w*|painkillers?|pain killers?|pain ?relievers?|steroids?|cortisone|corticosteroids?|"
-    r"codeine|tramadol|opioids?|celecoxib|prednisone|meloxicam|medication|medicines?|meds|drugs?|pills?|"
+    r"codeine|co-?codamol|cocodamol|nurofen|panadol|solpadeine|tramadol|opioids?|celecoxib|prednisone|meloxicam|"
+    r"glucosamine|chondroitin|turmeric|curcumin|collagen|fish oil|omega-?3|vitamin \w+|magnesium|supplements?|"
+    r"medication|medicines?|meds|drugs?|pills?|"
     r"tablets?|capsules?|prp|hyaluronic|ibuprofeno|paracetamol|m[ée]dicament\w*|medikament\w*|schmerzmittel)"
 )
 _DOSING = re.compile(
@@ -33,7 +48,12 @@ _DOSING = re.compile(
     rf"cu[aá]nt[oa]s?|combien|wie viel\w*).{{0,60}}\b{_MEDICINE}"
     rf"|\b{_MEDICINE}.{{0,60}}\b(how (much|many|often)|dose|doses|dosage|\d+\s*(mg|milligrams?)|per day|a day|"
     rf"daily|twice|maximum|max\b|dosis|posolog\w*|dosierung|cu[aá]nt[oa]s?|combien|wie viel\w*)"
-    rf"|\b(prescribe|write me a prescription|prescription for)\b",
+    rf"|\b(prescribe|write me a prescription|prescription for)\b"
+    rf"|\bhow (to|do i|can i|should i|would i) (inject|give (myself|him|her|them) (an? )?(injection|shot|jab))\b"
+    rf"|\b(\d+|one|two|three|four|five|six|a couple of|a few)\s+(of (the|my|those|these) )?{_MEDICINE}\b"
+    rf"[^.!?\n]{{0,40}}\b(ok|okay|safe|fine|too (much|many)|enough|at once|together|reasonable)\b"
+    rf"|\b(sensible|safe|right|correct|max\w*|how much of an?) amount\b[^.!?]{{0,80}}|\bwhen should i take (them|it)\b"
+    rf"|\bhow (much|many)\b[^.!?\n]{{0,30}}\b(take|carry|pop|have|use|rub|apply)\b[^.!?\n]{{0,30}}\b{_MEDICINE}",
     re.I,
 )
 _SCOPE = re.compile(
@@ -69,59 +89,149 @@ class Triage:
     """What the guardrails decided before retrieval; ``behavior`` None means: go on and answer."""
 
     behavior: Behavior | None = None
+    tier: Tier = "routine"
     reason: str = ""
-    red_flags: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    subject: Subject = field(default_factory=lambda: Subject("self"))
+    question: str = ""  # what to answer: the message without an instruction-override or off-topic part
+    decline: str = "out_of_scope"  # which decline template: out_of_scope, _injury, _animal, _health or chat
+    part: str = ""  # the other body part an injury decline names
+    foot: bool = False  # the injury is in the foot or heel (a podiatrist can help too)
+    refused_instruction: bool = False
+    off_topic_part: bool = False
+    asks: list[str] = field(default_factory=list)
     diagnosis_demand: bool = False
     decisions: list[Decision] = field(default_factory=list)
+
+    @property
+    def red_flags(self) -> list[str]:
+        """The findings that need care today, in plain words."""
+        return [f.found for f in self.findings if f.tier in ("emergency", "same_day")]
 
     def note(self, stage: str, outcome: str, reason: str) -> None:
         self.decisions.append(Decision(stage=stage, outcome=outcome, reason=reason))
 
 
-ScopeCheck = Callable[[str], tuple[bool, str]]
+Router = Callable[[str], Route]
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+_REQUEST = re.compile(
+    r"\?\s*$|^\W*(can|could|would|will) you\b|^\W*(please|pls|help me|write|find|recommend|give me|tell me|send|"
+    r"book|translate|what'?s the best|which|where can i (buy|get|find))\b", re.I)
+_KNEE_WORD = re.compile(r"\b(knee\w*|kneecap\w*|patell\w*|it ?band|itb\w*|iliotibial|menisc\w*|osgood\w*|"
+                        r"rodilla\w*|r[óo]tula|genou\w*|rotule|knie\w*|kniescheibe)\b", re.I)
+_PARTS = re.compile(r"\b(shin|foot|feet|heel|achilles|ankle|calf|calves|hamstring|groin|hip|lower back|back pain|"
+                    r"buttock|glute|toe|toenail|arch|neck|shoulder|thigh|quad|plantar)\w*", re.I)
+_FOOT = re.compile(r"\b(foot|feet|heel|toe\w*|arch|plantar|bunion|morton)", re.I)
 
 
-def keyword_scope(text: str) -> tuple[bool, str]:
-    """The rule-only scope check (used when no classifier is given)."""
-    return (True, "knee or running term found") if _SCOPE.search(text) else (False, "no knee or running term found")
+_ASKS_OR_TELLS = re.compile(r"\?|\b(i|i'm|im|i've|ive|my|me|mine|she|he|her|his)\b", re.I)
 
 
-def triage(question: str, context: str = "", scope: ScopeCheck = keyword_scope) -> Triage:
-    """Decide the behaviour; red flags win over everything else.
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
 
-    ``context`` (earlier user turns) only widens the scope check, so "what helps?" after a knee question is in scope.
+
+_CLAUSE_CUT = re.compile(r"[,;:]\s*(?:then|and then|and|also|but|separately)?\b,?|\s+(?:and )?then\b,?", re.I)
+
+
+def clauses(text: str) -> list[str]:
+    """Sentences cut at commas and "then", so that an instruction and a question in one sentence come apart."""
+    return [c.strip() for s in sentences(text) for c in _CLAUSE_CUT.split(s) if c and c.strip()]
+
+
+def keyword_scope(text: str) -> Route:
+    """The rule-only scope check, for callers without the embedding model (the outage reply)."""
+    knee = 1.0 if _KNEE_WORD.search(text) or _SCOPE.search(text) else 0.0
+    return Route("knee" if knee else "off_topic", knee, {"knee": knee, "off_topic": 1.0 - knee})
+
+
+def triage(question: str, context: str = "", route: Router = keyword_scope) -> Triage:
+    """Decide the behaviour and the tier; a red flag for today wins over everything else.
+
+    ``context`` (earlier user turns) lets a short follow-up ("what helps?") stay in a knee conversation.
     """
-    t = Triage()
-    flags = find_red_flags(question)
-    if flags:
-        t.behavior, t.red_flags, t.reason = "urgent_referral", flags, "; ".join(flags)
-        t.note("triage.red_flags", "urgent_referral", t.reason)
-    injection = _INJECTION.search(question)
-    if injection:
-        t.note("triage.injection", "rules kept", f"instruction-override attempt: '{injection.group(0)[:60]}'")
-        if t.behavior is None:
-            t.behavior, t.reason = "out_of_scope", "attempt to change the assistant's rules"
-            return t
-    if t.behavior:
+    t = Triage(question=question, subject=subject_of(question))
+    t.findings = find_findings(question)
+    t.tier = tier_of(t.findings)
+    for f in t.findings:
+        t.note("triage.red_flags", f.tier, f"{f.found} ({f.key})")
+    parts = clauses(question) or [question]
+    injected = [s for s in parts if _INJECTION.search(s)]
+    if t.tier in ("emergency", "same_day"):
+        t.behavior, t.reason = "urgent_referral", "; ".join(t.red_flags)
+        if injected:
+            t.note("triage.injection", "rules kept", "instruction-override attempt ignored: a red flag comes first")
         return t
-    if _DOSING.search(question):
+    if injected:
+        rest = " ".join(s for s in parts if s not in injected)
+        t.note("triage.injection", "rules kept", f"instruction-override attempt: '{injected[0][:60]}'")
+        if not (len(rest.split()) >= 4 and _ASKS_OR_TELLS.search(rest) and _KNEE_WORD.search(rest)
+                and route(rest).in_scope):
+            t.behavior, t.tier, t.reason = "out_of_scope", "none", "attempt to change the assistant's rules"
+            return t
+        t.refused_instruction, t.question = True, rest
+        t.findings = find_findings(rest)
+        t.tier = tier_of(t.findings)
+    if _DOSING.search(t.question):
         t.behavior, t.reason = "refuse_dosing", "asks for a medicine dose, frequency or prescription"
+        t.tier = "within_days" if t.tier == "within_days" else "routine"
         t.note("triage.dosing", "refuse_dosing", t.reason)
         return t
-    if not context and _too_short(question):
+    if not context and (_too_short(t.question) or _bare_choice(t.question)):
         return _clarify(t)
-    in_scope, why = scope(f"{question} {context}".strip())
-    if not in_scope:
-        t.behavior, t.reason = "out_of_scope", why
-        t.note("triage.scope", "out_of_scope", t.reason)
+    if not (_knee_signs(t) or _scoped(t, context, route)):
         return t
-    if not context and _vague(question):
+    if t.tier == "within_days":
+        t.reason = "; ".join(f.found for f in t.findings if f.tier == "within_days")
+    elif not context and (asks := vague_asks(t.question)):
+        t.asks = asks
         return _clarify(t)
-    if _DIAGNOSIS.search(question):
+    if _DIAGNOSIS.search(t.question):
         t.diagnosis_demand = True
         t.note("triage.diagnosis", "no definitive diagnosis", "asks for a diagnosis; possibilities only")
-    t.note("triage", "answer", "in scope, no red flag")
+    t.note("triage", "answer", f"in scope, tier {t.tier}")
     return t
+
+
+_KNEE_SIGNS = frozenset({"locked", "locking_settled", "giving_way", "swelling", "swelling_recurrent",
+                         "swelling_after_injury", "kneecap_relocated", "deformity"})
+
+
+def _knee_signs(t: Triage) -> bool:
+    """A knee sign (locking, giving way, swelling) keeps a message in scope whatever the router makes of its words."""
+    keys = [f.key for f in t.findings if f.key in _KNEE_SIGNS]
+    if keys:
+        t.note("triage.scope", "knee", f"a knee sign was reported ({keys[0]})")
+    return bool(keys)
+
+
+def _scoped(t: Triage, context: str, route: Router) -> bool:
+    """Route the message (and, when the whole is not a knee question, each sentence); False when declined."""
+    whole = route(t.question)
+    t.note("triage.scope", whole.label, whole.reason())
+    if whole.in_scope:
+        others = [s for s in sentences(t.question) if _REQUEST.search(s) and not _KNEE_WORD.search(s)
+                  and len(s.split()) >= 4 and (r := route(s)).label in ("off_topic", "animal") and r.knee < 0.1]
+        if others:
+            t.off_topic_part = True
+            t.note("triage.scope", "mixed", f"an off-topic request beside the knee question: '{others[0][:60]}'")
+        return True
+    if context and route(f"{context} {t.question}").in_scope and whole.label not in ("animal",):
+        t.note("triage.scope", "knee", "follow-up in a knee conversation")
+        return True
+    knee_parts = [s for s in sentences(t.question) if _KNEE_WORD.search(s) and route(s).in_scope]
+    if knee_parts and whole.label in ("off_topic", "chat", "other_health"):
+        t.question, t.off_topic_part = " ".join(knee_parts), True
+        t.note("triage.scope", "mixed", "a knee question inside an off-topic message: the knee part is answered")
+        return True
+    t.behavior, t.tier, t.reason = "out_of_scope", "none", whole.reason()
+    t.decline = {"other_injury": "out_of_scope_injury", "animal": "out_of_scope_animal",
+                 "other_health": "out_of_scope_health", "chat": "chat"}.get(whole.label, "out_of_scope")
+    if t.decline == "out_of_scope_injury":
+        found = _PARTS.search(t.question)
+        t.part = f"the {found.group(0).lower()}" if found else ""
+        t.foot = bool(_FOOT.search(t.question))
+    return False
 
 
 _GENERIC = frozenset(
@@ -135,24 +245,92 @@ _WHAT_DO = re.compile(r"^\W*what (should|can|do) i do (about|with|for) my knees?
 
 
 def _clarify(t: Triage) -> Triage:
-    t.behavior, t.reason = "clarify", "too little detail to say anything useful"
+    t.behavior, t.reason = "clarify", "too little detail to say anything specific"
+    t.asks = t.asks or ["where", "when", "signs"]
     t.note("triage.clarify", "clarify", t.reason)
     return t
 
 
-def _content_words(question: str) -> list[str]:
+def content_words(question: str) -> list[str]:
     return [w for w in re.findall(r"[a-z']+", question.lower()) if w not in _GENERIC]
 
 
 def _too_short(question: str) -> bool:
-    """A few words pointing at nothing ("is this bad?") cannot be placed in or out of scope."""
+    """A few words pointing at nothing ("is this bad?", "can I race on it?") cannot be placed in or out of scope."""
     words = question.split()
-    return len(words) <= 3 and bool(re.search(r"\b(this|it|that)\b", question, re.I)) and len(
-        _content_words(question)) <= 1
+    return len(words) <= 6 and bool(re.search(r"\b(this|it|that)\b", question, re.I)) and len(
+        content_words(question)) <= 1
 
 
 def _vague(question: str) -> bool:
     """Symptom-only messages ("it hurts when I run", "my knee hurts, what is it?") need more detail first."""
     if _VAGUE.match(question) or _WHAT_DO.match(question):
         return True
-    return bool(_SYMPTOM.search(question)) and not _content_words(question)
+    return bool(_SYMPTOM.search(question)) and not content_words(question)
+
+
+_PERSONAL = re.compile(r"\b(i|i'm|im|i've|my|me|she|he|her|his|him|they|their|we|our)\b", re.I)
+_DECIDE = re.compile(
+    r"\b(should (i|she|he|we|they)|can (i|she|he|we|they)|is (it|that|this) (ok|okay|safe|bad|normal|fine|worth|"
+    r"serious)|is my [\w ]{0,15}(serious|bad|normal|ok)|safe to|"
+    r"which (one|is|should|of)|what (should|can|do) (i|she|he|we|they)|do (i|you) (need|recommend)|will (it|i)|"
+    r"how long|any (advice|tips|ideas)|what (do you|would you) (think|recommend|suggest)|or (should|not)|"
+    r"worth (it|seeing))\b",
+    re.I)
+_DETAIL = {
+    "where": re.compile(r"\b(front|outside|outer|lateral|inside|inner|medial|below|under|underneath|behind|back of|"
+                        r"above|around|kneecap\w*|patell\w*|tendon|it ?band|itb\w*|side of)\b", re.I),
+    "when": re.compile(r"\b(\d+|a|one|two|three|few|couple of|several) (days?|weeks?|months?|years?)\b|\bsince\b|"
+                       r"\byesterday|\blast (week|month|run|night)|\bthis (week|morning)|\bsuddenly|\bgradually|"
+                       r"\bfor ages|\bstarted\b", re.I),
+    "training": re.compile(r"\b(\d+\s*(k|km|miles?|mi)\b|mileage|miles|hills?|downhill|speed|intervals|long runs?|"
+                           r"increased|added|new shoes|started running|couch to|c25k|marathon training|stairs|"
+                           r"sitting|squat\w*|kneel\w*)", re.I),
+    "signs": re.compile(r"\b(swell\w*|swollen|click\w*|grind\w*|pop\w*|lock\w*|giv\w* way|sharp|dull|ache|"
+                        r"aching|burn\w*|stiff\w*|throb\w*|crunch\w*|numb\w*)\b", re.I),
+    "named": re.compile(r"\b(runner'?s knee|pfps?|patellofemoral|itbs|it band syndrome|tendin\w*|jumper'?s knee|"
+                        r"osgood\w*|menisc\w*|arthritis|acl|mcl|chondromalacia|bursitis|surgery|scope|mri|x-?ray)\b",
+                        re.I),
+}
+_RACE = re.compile(r"\b(race|racing|marathon|half|10k|5k|parkrun|event)\b", re.I)
+_AIDS = re.compile(r"\b(brace|strap|sleeve|tape|taping|kt|support|insoles?|orthotics?)\b", re.I)
+
+
+_OWN_PROBLEM = re.compile(r"\b(my|his|her|their|our)( \w+'?s?)?( \w+)? (knees?|kneecap|itb|it band|tendon|pain)\b|"
+                          r"\b(a|my) (sore|bad|painful|dodgy|niggly|achy) knee\b|\b\w+'s knee\b|"
+                          r"^\W*(my )?knee'?s? (is |are )?(a bit |bit |kinda |really |so |still )?(sore|hurting|achy|"
+                          r"aching|painful|playing up|bad|niggly)|\b(race|run|train) on it\b|\bit hurts\b", re.I)
+_CHOICE = re.compile(r"\b(\w+) or (\w+)\b|\bwhich \w+", re.I)
+# Words that say nothing specific about the knee: who, the decision asked about, the aid or action weighed.
+_UNSPECIFIC = frozenset(
+    "son daughter husband wife partner boyfriend girlfriend friend mate coach athlete athletes runner runners kid "
+    "child teen teenager he she he's she's they one here his her their bad serious normal ok okay safe worth fine "
+    "today tomorrow tonight again bit little playing up train training rest resting race racing brace tape taping "
+    "ice heat shoes shoe strap sleeve which or stretch stretching physio doctor see someone do go knee's better till "
+    "until long need scan mri xray x-ray keep going carry on funny feels feel says said marathon half 5k 10k parkrun "
+    "weeks days week day run runs running be bit will hurts hurt sore".split())
+_AID_OR_ACTION = re.compile(r"\b(brace|strap|sleeve|tape|taping|insoles?|orthotics?|ice|heat|rest|run|race|train|"
+                            r"shoes?|stretch|physio|doctor)\b", re.I)
+
+
+def _bare_choice(question: str) -> bool:
+    """"brace or tape?", "ice or heat?": a choice between two things with nothing about the knee in question."""
+    words = question.split()
+    return len(words) <= 4 and bool(_CHOICE.search(question)) and len(_AID_OR_ACTION.findall(question)) >= 2
+
+
+def vague_asks(question: str) -> list[str]:
+    """The two or three things to ask when a short personal question gives too little to go on ("is it bad?",
+    "can I race on it?", "which shoes for my bad knee?"); empty when it gives enough or asks for general facts."""
+    if _vague(question):
+        return ["where", "when", "signs"]
+    words = len(question.split())
+    if words > 15 or not _OWN_PROBLEM.search(question) or not (_DECIDE.search(question) or _CHOICE.search(question)):
+        return []
+    have = {key for key, pattern in _DETAIL.items() if pattern.search(question)}
+    specific = [w for w in content_words(question) if w not in _UNSPECIFIC]
+    if len(have) >= 2 or len(specific) > 1:
+        return []
+    asks = [k for k, hit in (("race", _RACE.search(question)), ("aids", _AIDS.search(question))) if hit]
+    asks += [k for k in ("where", "when", "signs", "training") if k not in have]
+    return asks[:3]

@@ -56,6 +56,7 @@ def _serving_assistant(data_dir: Path | None, need_documents: bool = True):  # t
     bot = build_assistant(settings)
     if need_documents:
         require_documents(bot.index_status()["chunks"], settings)  # type: ignore[arg-type]
+    bot.prepare()
     return bot
 
 
@@ -77,6 +78,7 @@ def ingest(
     targets = paths or [bot.settings.paths.corpus_dir]
     report = bot.ingest(targets, prune=prune, allow_flagged=allow_flagged,
                         progress=lambda files: tqdm(files, desc="ingest", unit="file", disable=as_json))
+    bot.prepare()  # the scope router is trained here, at build time, so the first question is not kept waiting
     changed = report.added or report.updated or report.removed or report.failed or report.quarantined
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
@@ -296,6 +298,18 @@ def privacy_purge(
 
 staff_app = typer.Typer(help="Staff console accounts.", no_args_is_help=True)
 app.add_typer(staff_app, name="staff")
+
+
+@app.command("router-check")
+def router_check(folds: Annotated[int, typer.Option(help="Folds of the cross-validation.")] = 5) -> None:
+    """Held-out figures of the scope router on its labelled messages (assistant/safety/router_data/)."""
+    from assistant.providers.embeddings import LocalEmbeddings
+    from assistant.safety.router import MIN_KNEE, cross_validate
+
+    figures = cross_validate(LocalEmbeddings(load_settings().embeddings), folds=folds)
+    typer.echo(f"{int(figures['messages'])} messages, {folds}-fold, knee threshold {MIN_KNEE}:")
+    for name in ("knee_kept", "declined", "accuracy"):
+        typer.echo(f"  {name:<10} {figures[name]:.1%}")
 
 
 @staff_app.command("hash-password")

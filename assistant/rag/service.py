@@ -99,6 +99,11 @@ class Assistant:
             "doc_ids": sorted(docs),
         }
 
+    def prepare(self) -> int:
+        """Train the scope router now (minutes the first time its data changes, a second after); returns how many
+        labelled messages it learnt from."""
+        return self._scope.train()
+
     @property
     def has_llm(self) -> bool:
         """Whether an LLM composer is configured (otherwise every answer is extractive)."""

@@ -50,7 +50,7 @@ BIG = _p(r"\b(massive\w*|huge|big|really|very|badly|like a (balloon|grapefruit|m
          r"twice the size|double|so swollen|straight away|immediately|within (an|the|a few|a couple of) hours?|"
          r"right away|instantly|minutes)\b",
          r"\b(muy|enorme|mucho)\b", r"\b(tr[èe]s|[ée]norme|beaucoup)\b", r"\b(stark|sehr|riesig|sofort)\b")
-RECURRENT = _p(r"\b(after (every|each|my|long|longer|most)?\s*runs?|every time|each time|keeps? (coming back|swelling|"
+RECURRENT = _p(r"\b(after (every|each|my|long|longer|most)?\s*runs?|every time|each time|any ?time|keeps? (coming back|swelling|"
                r"getting)|comes? (back|and goes)|on and off|again and again|recurr\w*|whenever|after (long|longer) "
                r"(runs|ones)|the day after|after running)\b",
                r"\bdespu[ée]s de (correr|cada)", r"\bapr[èe]s (chaque|mes|les) (course|sortie)", r"\bnach (jedem|dem) lauf")
@@ -130,7 +130,8 @@ UNWELL = _p(r"\b(very |really |so )?(unwell|ill|sick|poorly|awful|terrible|rough
             r"\b(mal|enferm[oa])\b", r"\bmalade\b", r"\bkrank\b|\belend\b")
 NO_WEIGHT = _p(
     r"\b(can'?t|cant|cannot|can not|unable to|could ?n[o']?t|couldn'?t|impossible to|won'?t let me|refuses? to) "
-    r"(even )?(bear|bare|put|take|stand|walk|put any|take any|weight ?bear)\b(?![^.!?\n]{0,25}\b(run|sprint|jog|race|"
+    r"(even )?(bear|bare|put (any |much |my )?weight|take (any |much )?weight|put (it|my foot|my leg|the foot) down|"
+    r"stand (on it|on that leg|up)|walk|weight ?bear)\b(?![^.!?\n]{0,25}\b(run|sprint|jog|race|"
     r"thought|idea|it any longer|another|the thought|waiting)\w*)",
     r"\b(can |could )?(barely|hardly) (walk|stand|put weight|bear weight|take weight|weight ?bear)",
     r"\bno weight on it|\bon crutches\b|\b(had|have|having) to hop\b|\bhopped (home|back|off)|\b(walking|standing) is (almost |nearly )?"

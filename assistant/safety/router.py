@@ -8,10 +8,12 @@ keyed by the data and the model; the regression itself trains in about a second 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -27,6 +29,7 @@ LABELS = ("knee", "other_injury", "other_health", "animal", "off_topic", "chat")
 # question is almost never declined: evals/README.md, "scope router").
 MIN_KNEE = 0.20
 WINDOW_WORDS = 120
+MODEL_VERSION = 1  # raise when the features or the fit change, so cached models are not reused
 
 
 @dataclass(frozen=True)
@@ -110,9 +113,24 @@ class ScopeRouter:
         texts, labels = load_examples(self._data_dir)
         digest = hashlib.sha256("\n".join([self._embeddings.name, *texts, *labels]).encode()).hexdigest()[:16]
         if digest not in _FITTED:
-            _FITTED[digest] = RouterModel(texts, self._training_vectors(texts, digest), labels)
+            _FITTED[digest] = self._fitted(texts, labels, digest)
         self._model = _FITTED[digest]
         return len(texts)
+
+    def _fitted(self, texts: list[str], labels: list[str], digest: str) -> RouterModel:
+        """The model saved for this data and embedding model, or a new fit (then saved for the next start)."""
+        path = self._cache_dir / f"router-model-{digest}-v{MODEL_VERSION}"
+        if path.with_suffix(".npz").is_file() and path.with_suffix(".json").is_file():
+            try:
+                return RouterModel.load(path)
+            except (OSError, ValueError, KeyError) as exc:
+                log.warning("router model cache %s unreadable (%s): fitting again", path, exc)
+        model = RouterModel.fit(texts, self._training_vectors(texts, digest), labels)
+        try:
+            model.save(path)
+        except OSError as exc:
+            log.warning("router model not cached (%s): it will be fitted again next start", exc)
+        return model
 
     def _training_vectors(self, texts: list[str], digest: str) -> np.ndarray:
         path = self._cache_dir / f"router-vectors-{digest}.npy"
@@ -154,28 +172,94 @@ class RouterModel:
     """Word and character n-grams (TF-IDF) beside the sentence vector, into one multinomial logistic regression.
 
     The n-grams catch what the vector blurs (a misspelt "nee", "vet", "Strava"); the vector carries meaning across
-    wordings. Measured by 5-fold cross-validation on the training messages (evals/README.md, "scope router")."""
+    wordings. Its fitted parameters are plain arrays and vocabularies, saved without pickle (``save``/``load``)."""
 
-    def __init__(self, texts: list[str], vectors: np.ndarray, labels: list[str], c: float = 16.0) -> None:
-        from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]
+    def __init__(self, words: Any, chars: Any, coef: np.ndarray, intercept: np.ndarray, classes: list[str]) -> None:
+        self._words, self._chars = words, chars
+        self._coef, self._intercept, self.classes = coef, intercept, classes
+
+    @classmethod
+    def fit(cls, texts: list[str], vectors: np.ndarray, labels: list[str], c: float = 16.0) -> RouterModel:
         from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
-        self._words = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True).fit(texts)
-        self._chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=3, sublinear_tf=True,
-                                      max_features=40000).fit(texts)
-        self._model = LogisticRegression(C=c, max_iter=4000).fit(self.features(texts, vectors), labels)
-        self.classes: list[str] = [str(x) for x in self._model.classes_]
-
-    def features(self, texts: list[str], vectors: np.ndarray) -> object:
-        from scipy import sparse  # type: ignore[import-untyped]
-
-        return sparse.hstack([self._words.transform(texts), self._chars.transform(texts),
-                              sparse.csr_matrix(vectors * VECTOR_WEIGHT)]).tocsr()
+        words, chars = _word_grams().fit(texts), _char_grams().fit(texts)
+        model = LogisticRegression(C=c, max_iter=4000).fit(_features(words, chars, texts, vectors), labels)
+        return cls(words, chars, np.asarray(model.coef_, dtype=np.float32),
+                   np.asarray(model.intercept_, dtype=np.float32), [str(x) for x in model.classes_])
 
     def probabilities(self, texts: list[str], vectors: np.ndarray) -> list[dict[str, float]]:
-        rows = self._model.predict_proba(self.features(texts, vectors))
+        z = np.asarray(_features(self._words, self._chars, texts, vectors) @ self._coef.T) + self._intercept
+        if len(self.classes) == 2:  # a binary fit has one row: the second class against the first
+            z = np.hstack([np.zeros((z.shape[0], 1)), z[:, :1]])
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        rows = e / e.sum(axis=1, keepdims=True)
         return [{label: float(row[self.classes.index(label)]) if label in self.classes else 0.0 for label in LABELS}
                 for row in rows]
 
+    def save(self, path: Path) -> None:
+        """Arrays in one .npz, vocabularies in JSON beside it; written to temporary names, then renamed."""
+        meta = {"classes": self.classes, "words": self._words.vocabulary_, "chars": self._chars.vocabulary_}
+        partial = path.with_name(path.name + ".partial")
+        np.savez(partial.with_suffix(".npz"), coef=self._coef, intercept=self._intercept,
+                 words_idf=self._words.idf_, chars_idf=self._chars.idf_)
+        partial.with_suffix(".json").write_text(json.dumps(
+            {k: v if k == "classes" else {t: int(i) for t, i in v.items()} for k, v in meta.items()}), "utf-8")
+        partial.with_suffix(".npz").replace(path.with_suffix(".npz"))
+        partial.with_suffix(".json").replace(path.with_suffix(".json"))
+
+    @classmethod
+    def load(cls, path: Path) -> RouterModel:
+        arrays = np.load(path.with_suffix(".npz"))
+        meta = json.loads(path.with_suffix(".json").read_text("utf-8"))
+        words, chars = _word_grams(meta["words"]), _char_grams(meta["chars"])
+        words.idf_, chars.idf_ = arrays["words_idf"], arrays["chars_idf"]
+        return cls(words, chars, arrays["coef"], arrays["intercept"], list(meta["classes"]))
+
+
+def _word_grams(vocabulary: dict[str, int] | None = None) -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]
+
+    return TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, vocabulary=vocabulary)
+
+
+def _char_grams(vocabulary: dict[str, int] | None = None) -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), min_df=3, sublinear_tf=True, max_features=40000,
+                           vocabulary=vocabulary)
+
+
+def _features(words: Any, chars: Any, texts: list[str], vectors: np.ndarray) -> Any:
+    from scipy import sparse  # type: ignore[import-untyped]
+
+    return sparse.hstack([words.transform(texts), chars.transform(texts),
+                          sparse.csr_matrix(vectors * VECTOR_WEIGHT)]).tocsr()
+
 
 VECTOR_WEIGHT = 2.0
+
+
+def cross_validate(embeddings: LocalEmbeddings, folds: int = 5, seed: int = 0, data_dir: Path = ROUTER_DATA,
+                   cache_dir: Path | None = None, min_knee: float = MIN_KNEE) -> dict[str, float]:
+    """Held-out figures of the router on its own training messages (k-fold): each message is routed by a model that
+    never saw it. ``knee_kept``: knee messages routed to the knee; ``declined``: the others declined; ``accuracy``:
+    the exact label right."""
+    texts, labels = load_examples(data_dir)
+    router = ScopeRouter(embeddings, data_dir, cache_dir, min_knee)
+    digest = hashlib.sha256("\n".join([embeddings.name, *texts, *labels]).encode()).hexdigest()[:16]
+    vectors = router._training_vectors(texts, digest)
+    order = np.random.default_rng(seed).permutation(len(texts))
+    routed: list[str] = [""] * len(texts)
+    for part in np.array_split(order, folds):
+        train = np.setdiff1d(order, part)
+        model = RouterModel.fit([texts[i] for i in train], vectors[train], [labels[i] for i in train])
+        for i, table in zip(part, model.probabilities([texts[i] for i in part], vectors[part]), strict=True):
+            routed[i] = "knee" if table["knee"] >= min_knee else max(table, key=lambda k: table[k])
+    knee = [r for r, y in zip(routed, labels, strict=True) if y == "knee"]
+    other = [r for r, y in zip(routed, labels, strict=True) if y != "knee"]
+    return {
+        "messages": float(len(texts)),
+        "knee_kept": sum(r == "knee" for r in knee) / len(knee),
+        "declined": sum(r != "knee" for r in other) / len(other),
+        "accuracy": sum(r == y for r, y in zip(routed, labels, strict=True)) / len(texts),
+    }

@@ -10,7 +10,8 @@ Who = Literal["self", "child", "athlete", "other"]
 
 _CHILD = re.compile(
     r"\b(my|our) (\d+[- ]?(year|yr)[- ]?old |little |teenage |eldest |youngest )?(son|daughter|kid|child|boy|girl|"
-    r"teen|teenager|lad|stepson|stepdaughter)s?\b|\b(mi|nuestro|nuestra) (hij[oa]|niñ[oa])|\b(mon|ma|notre) (fils|"
+    r"teen|teenager|lad|stepson|stepdaughter)s?\b|\b(my|our) \d+[- ]?((year|yr)s?[- ]?old|yo)\b|"
+    r"\b(mi|nuestro|nuestra) (hij[oa]|niñ[oa])|\b(mon|ma|notre) (fils|"
     r"fille|enfant)|\b(mein|meine|unser|unsere) (sohn|tochter|kind)", re.I)
 _ATHLETE = re.compile(
     r"\b(i coach|i'm a coach|im a coach|as a coach|as (her|his|their) coach|coaching|my (athletes?|runners?|players?|"

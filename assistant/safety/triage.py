@@ -124,6 +124,8 @@ _PARTS = re.compile(r"\b(shin|foot|feet|heel|achilles|ankle|calf|calves|hamstrin
 _FOOT = re.compile(r"\b(foot|feet|heel|toe\w*|arch|plantar|bunion|morton)", re.I)
 
 
+_ANIMAL = re.compile(r"\b(dog|dogs|puppy|pup|cat|kitten|horse|pony|mare|gelding|rabbit|greyhound|labrador|collie|"
+                     r"spaniel|terrier|retriever|vet)\b", re.I)
 _ASKS_OR_TELLS = re.compile(r"\?|\b(i|i'm|im|i've|ive|my|me|mine|she|he|her|his)\b", re.I)
 
 
@@ -157,6 +159,8 @@ def triage(question: str, context: str = "", route: Router = keyword_scope) -> T
         t.note("triage.red_flags", f.tier, f"{f.found} ({f.key})")
     parts = clauses(question) or [question]
     injected = [s for s in parts if _INJECTION.search(s)]
+    if t.tier in ("emergency", "same_day") and _ANIMAL.search(question) and route(question).label == "animal":
+        t.findings, t.tier = [], "routine"  # an animal's injury: a vet, not a human emergency department
     if t.tier in ("emergency", "same_day"):
         t.behavior, t.reason = "urgent_referral", "; ".join(t.red_flags)
         if injected:
@@ -179,7 +183,7 @@ def triage(question: str, context: str = "", route: Router = keyword_scope) -> T
         return t
     if not context and (_too_short(t.question) or _bare_choice(t.question)):
         return _clarify(t)
-    if not (_knee_signs(t) or _scoped(t, context, route)):
+    if not _scoped(t, context, route, signs=_knee_signs(t)):
         return t
     if t.tier == "within_days":
         t.reason = "; ".join(f.found for f in t.findings if f.tier == "within_days")
@@ -199,13 +203,10 @@ _KNEE_SIGNS = frozenset({"locked", "locking_settled", "giving_way", "swelling", 
 
 def _knee_signs(t: Triage) -> bool:
     """A knee sign (locking, giving way, swelling) keeps a message in scope whatever the router makes of its words."""
-    keys = [f.key for f in t.findings if f.key in _KNEE_SIGNS]
-    if keys:
-        t.note("triage.scope", "knee", f"a knee sign was reported ({keys[0]})")
-    return bool(keys)
+    return any(f.key in _KNEE_SIGNS for f in t.findings)
 
 
-def _scoped(t: Triage, context: str, route: Router) -> bool:
+def _scoped(t: Triage, context: str, route: Router, signs: bool = False) -> bool:
     """Route the message (and, when the whole is not a knee question, each sentence); False when declined."""
     whole = route(t.question)
     t.note("triage.scope", whole.label, whole.reason())
@@ -214,7 +215,11 @@ def _scoped(t: Triage, context: str, route: Router) -> bool:
                   and len(s.split()) >= 4 and (r := route(s)).label in ("off_topic", "animal") and r.knee < 0.1]
         if others:
             t.off_topic_part = True
+            t.question = " ".join(s for s in sentences(t.question) if s not in others)
             t.note("triage.scope", "mixed", f"an off-topic request beside the knee question: '{others[0][:60]}'")
+        return True
+    if signs and whole.label != "animal":
+        t.note("triage.scope", "knee", "a knee sign was reported")
         return True
     if context and route(f"{context} {t.question}").in_scope and whole.label not in ("animal",):
         t.note("triage.scope", "knee", "follow-up in a knee conversation")
@@ -246,7 +251,7 @@ _WHAT_DO = re.compile(r"^\W*what (should|can|do) i do (about|with|for) my knees?
 
 def _clarify(t: Triage) -> Triage:
     t.behavior, t.reason = "clarify", "too little detail to say anything specific"
-    t.asks = t.asks or ["where", "when", "signs"]
+    t.asks = t.asks or asks_for(t.question)
     t.note("triage.clarify", "clarify", t.reason)
     return t
 
@@ -278,8 +283,9 @@ _DECIDE = re.compile(
     r"worth (it|seeing))\b",
     re.I)
 _DETAIL = {
-    "where": re.compile(r"\b(front|outside|outer|lateral|inside|inner|medial|below|under|underneath|behind|back of|"
-                        r"above|around|kneecap\w*|patell\w*|tendon|it ?band|itb\w*|side of)\b", re.I),
+    "where": re.compile(r"\b(front|(outside|outer|inside|inner) (of|part|edge|side)|on the (outside|inside)|lateral|"
+                        r"medial|below|under|underneath|behind|back of|above|around|kneecap\w*|patell\w*|tendon|"
+                        r"it ?band|itb\w*|side of)\b", re.I),
     "when": re.compile(r"\b(\d+|a|one|two|three|few|couple of|several) (days?|weeks?|months?|years?)\b|\bsince\b|"
                        r"\byesterday|\blast (week|month|run|night)|\bthis (week|morning)|\bsuddenly|\bgradually|"
                        r"\bfor ages|\bstarted\b", re.I),
@@ -319,18 +325,32 @@ def _bare_choice(question: str) -> bool:
     return len(words) <= 4 and bool(_CHOICE.search(question)) and len(_AID_OR_ACTION.findall(question)) >= 2
 
 
+_OPEN_ASK = re.compile(r"\b(any (advice|ideas|tips|suggestions)|what (can|should|do) (i|she|he|we|they) do|"
+                       r"help( me| her| him)?\W*$)", re.I)
+
+
 def vague_asks(question: str) -> list[str]:
     """The two or three things to ask when a short personal question gives too little to go on ("is it bad?",
     "can I race on it?", "which shoes for my bad knee?"); empty when it gives enough or asks for general facts."""
     if _vague(question):
-        return ["where", "when", "signs"]
+        return asks_for(question)
     words = len(question.split())
-    if words > 15 or not _OWN_PROBLEM.search(question) or not (_DECIDE.search(question) or _CHOICE.search(question)):
-        return []
     have = {key for key, pattern in _DETAIL.items() if pattern.search(question)}
     specific = [w for w in content_words(question) if w not in _UNSPECIFIC]
-    if len(have) >= 2 or len(specific) > 1:
+    asked = _DECIDE.search(question) or _CHOICE.search(question)
+    if not _OWN_PROBLEM.search(question) or not asked or words > 40:
         return []
+    # Vague: a short question with at most one detail and nothing else specific, or a longer one with no detail at
+    # all that only asks for advice ("she's tried everything, any advice?").
+    short_and_bare = words <= 20 and ((not have and len(specific) <= 3) or (len(have) <= 1 and len(specific) <= 1))
+    if not (short_and_bare or (not have and _OPEN_ASK.search(question))):
+        return []
+    return asks_for(question)
+
+
+def asks_for(question: str) -> list[str]:
+    """Up to three questions: about the race or the aid named first, then the details the message lacks."""
+    have = {key for key, pattern in _DETAIL.items() if pattern.search(question)}
     asks = [k for k, hit in (("race", _RACE.search(question)), ("aids", _AIDS.search(question))) if hit]
     asks += [k for k in ("where", "when", "signs", "training") if k not in have]
     return asks[:3]

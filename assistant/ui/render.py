@@ -25,6 +25,7 @@ STARTERS = [
     "Do steroid injections help runner's knee?",
 ]
 URGENT_ALERT = "⚠ Urgent: please seek same-day medical care."  # no emoji variant: renders without an emoji font
+EMERGENCY_ALERT = "⚠ Emergency: call your local emergency number now."
 _PAGE_SECTION = re.compile(r"^page\s+\d+$", re.IGNORECASE)
 _MARKER = re.compile(r"\[(\d{1,2})\]")
 # Brackets that are not a citation marker: escaped, so no text can form a markdown link or image.
@@ -32,7 +33,7 @@ _LONE_BRACKET = re.compile(r"\[(?!\d{1,2}\])|(?<!\[\d)(?<!\[\d\d)\]")
 # Every ASCII punctuation mark but the two that HTML entities need: escaped, text shows as typed and never as markup.
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-%'-/:-:<-@\[-`{-~])")
 SHOWN_CHARS = 2000
-RUNNER_FIELDS = ("text", "body", "behavior", "referral", "citations")
+RUNNER_FIELDS = ("text", "body", "behavior", "tier", "referral", "citations")
 
 
 def source_card(c: Citation) -> str:
@@ -70,7 +71,8 @@ def answer_markdown(answer: Answer) -> str:
     """Markdown for one reply; urgent referrals lead with an alert and the referral always closes it."""
     parts: list[str] = []
     if answer.behavior == "urgent_referral":
-        parts.append(f"<div class='urgent-alert' role='alert'><strong>{URGENT_ALERT}</strong></div>")
+        alert = EMERGENCY_ALERT if answer.tier == "emergency" else URGENT_ALERT
+        parts.append(f"<div class='urgent-alert' role='alert'><strong>{alert}</strong></div>")
     parts.append(footnote_markers(answer.body, {c.n for c in answer.citations}))
     if answer.citations:
         cards = "".join(source_card(c) for c in answer.citations)

@@ -92,7 +92,8 @@ def _score(value: float | None) -> str:
 def inside_view(answer: Answer) -> dict[str, Any]:
     """The tables the console shows for one answer (plain lists, so tests can check them without Gradio)."""
     return {
-        "summary": (f"**Behaviour:** `{answer.behavior}` · **Backend:** {backend_used(answer)} · "
+        "summary": (f"**Behaviour:** `{answer.behavior}` · **Tier:** `{answer.tier}` · "
+                    f"**Backend:** {backend_used(answer)} · "
                     f"**Retrieval query:** {answer.query or '—'}"),
         "rendered": answer_markdown(answer),
         "candidates": [[i, c.doc_id, c.section, _score(c.dense), _score(c.bm25), _score(c.score), c.chunk_id]

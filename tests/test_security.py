@@ -254,7 +254,7 @@ def test_public_api_and_config_expose_nothing_of_the_staff(served: tuple[httpx.C
     assert http.get("/staff/config").status_code == 401
     kind, output = call(http, "ask", ["What helps kneecap pain?", None])
     assert kind == "complete" and output is not None
-    assert set(output[0]) == {"text", "body", "behavior", "referral", "citations"}
+    assert set(output[0]) == {"text", "body", "behavior", "tier", "referral", "citations"}
 
 
 def test_headers_and_hosts(served: tuple[httpx.Client, WebApp, Assistant]) -> None:

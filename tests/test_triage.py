@@ -175,5 +175,5 @@ def test_router_model_is_saved_and_loaded_without_pickle(tmp_path: Path, embeddi
 
 def test_bad_router_data_is_a_clear_error(tmp_path: Path, embeddings: LocalEmbeddings) -> None:
     (tmp_path / "bad.yaml").write_text("- {label: knees, text: typo in the label}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="bad.yaml: item 1 needs a 'label'"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml: item 1 needs a 'label'"):
         ScopeRouter(embeddings, data_dir=tmp_path, cache_dir=tmp_path).train()

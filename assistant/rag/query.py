@@ -12,11 +12,13 @@ _FOLLOW_UP = re.compile(
 
 
 def build_query(question: str, history: list[tuple[str, str]]) -> str:
-    """The question, joined with the previous user turn when it reads like a follow-up."""
+    """The question, joined with the previous user turn when it reads like a follow-up or answers what the assistant
+    asked (the details a clarifying question asked for)."""
     previous = [text for role, text in history if role == "user" and text.strip()]
     if not previous:
         return question
     short = len(question.split()) <= 8
-    if short or _FOLLOW_UP.search(question):
+    asked = bool(history) and history[-1][0] == "assistant" and "?" in history[-1][1]
+    if short or asked or _FOLLOW_UP.search(question):
         return f"{question} (context: {previous[-1].strip()[:300]})"
     return question

@@ -226,7 +226,8 @@ class Assistant:
             query = self._query(verdict.question, turns, options, decisions)
         if verdict.red_flags:
             # The flags, named in English, steer retrieval to the guidance on them, whatever the question's language.
-            query = f"{query} ({'; '.join(verdict.red_flags)})"
+            named = [f"{f.found}: {f.concern}" for f in verdict.findings if f.tier in ("emergency", "same_day")]
+            query = f"{query} ({'; '.join(named)})"
             decisions.append(Decision(stage="query", outcome="red_flags_added", reason=verdict.reason))
         with _timed(timings, "embed"):
             vector = self._retriever.embed(query)

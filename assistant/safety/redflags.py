@@ -130,11 +130,12 @@ UNWELL = _p(r"\b(very |really |so )?(unwell|ill|sick|poorly|awful|terrible|rough
             r"\b(mal|enferm[oa])\b", r"\bmalade\b", r"\bkrank\b|\belend\b")
 NO_WEIGHT = _p(
     r"\b(can'?t|cant|cannot|can not|unable to|could ?n[o']?t|couldn'?t|impossible to|won'?t let me|refuses? to) "
-    r"(even )?(bear|bare|put (any |much |my )?weight|take (any |much )?weight|put (it|my foot|my leg|the foot) down|"
-    r"stand (on it|on that leg|up)|walk|weight ?bear)\b(?![^.!?\n]{0,25}\b(run|sprint|jog|race|"
-    r"thought|idea|it any longer|another|the thought|waiting)\w*)",
+    r"(even )?(bear|bare|put (any |much |my )?weight|take (any |much )?weight|put (it|(my|his|her|their|the) (foot|leg)) "
+    r"down|stand (on (it|that leg|the leg|(my|his|her|their) (\w+ )?leg)|up)|walk|weight ?bear)\b"
+    r"(?!( \w+){0,2} (to run|to race|running|the thought|the idea|it any longer|another|waiting|far|more than|as far))",
     r"\b(can |could )?(barely|hardly) (walk|stand|put weight|bear weight|take weight|weight ?bear)",
-    r"\bno weight on it|\bon crutches\b|\b(had|have|having) to hop\b|\bhopped (home|back|off)|\b(walking|standing) is (almost |nearly )?"
+    r"\b(any )?weight (on|through) (it|the knee|the leg|my knee|his knee|her knee) is (agony|impossible|unbearable)|"
+    r"\bcrawl(ing|ed)? (up ?stairs|around)|\bno weight on it|\bon crutches\b|\b(had|have|having) to hop\b|\bhopped (home|back|off)|\b(walking|standing) is (almost |nearly )?"
     r"impossible|\bcan'?t (even )?(lift|raise) (my|the|her|his) leg",
     r"\bno (puedo|logro|puede) (apoyar|caminar|andar|pisar)",
     r"\bne (peux|peut|parviens) (pas|plus) (marcher|poser|m'appuyer|appuyer)|\bimpossible de (marcher|poser|m'appuyer)",
@@ -210,7 +211,9 @@ _PAST = re.compile(
 _SETTLED = re.compile(
     r"\b((went|gone|has gone|had gone|going) away|(swelling|it|that|swollen)( has| had)? (gone|went|going|come) down|(is|it'?s|its|has|completely|totally|all) gone"
     r"( now| completely| again| within [\w ]{1,20})?(?=\s*([.,!;]|$|and\b|but\b))|released|settled|"
-    r"(feeling|sensation) came back|no problems since|(hasn'?t|has not|never) (come|came) back|resolved|cleared( up)?|(fine|ok|okay|better|normal|"
+    r"(feeling|sensation) came back|no problems since|(hasn'?t|has not|never) (come|came) back|"
+    r"regained|(got|have) (back )?(full|my full|all my) (range|movement|motion|bend)|full (range|movement|motion)"
+    r"( of (motion|movement))? (back|again|now|since|returned)|back to full|resolved|cleared( up)?|(fine|ok|okay|better|normal|"
     r"good) (now|again|since|after)|(doesn'?t|does not|don'?t|hasn'?t|isn'?t|wasn'?t) (\w+ ){0,2}any ?more|unlock\w*|freed (itself|up)|came (unstuck|free|loose)|"
     r"popped back|clicked back|went back (in|into place|to normal)|back to normal|recovered|since then [^.!?\n]{0,20}fine|"
     r"only (happened|lasted) (once|a (few )?(seconds|minutes))|for a (second|moment|few seconds)|seconds later|"

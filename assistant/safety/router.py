@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,13 @@ log = logging.getLogger(__name__)
 
 ROUTER_DATA = Path(__file__).parent / "router_data"
 LABELS = ("knee", "other_injury", "other_health", "animal", "off_topic", "chat")
-# A message is declined only when the knee probability is below this (chosen on held-out data so that a real knee
-# question is almost never declined: evals/README.md, "scope router").
+# A message is a knee question when the knee probability reaches MIN_KNEE, unless it never names the knee and another
+# label is at least SURE_OTHER (chosen on held-out data so that a real knee question is almost never declined and an
+# elbow or a car is: evals/README.md, "scope router").
 MIN_KNEE = 0.20
+SURE_OTHER = 0.60
+KNEE_WORD = re.compile(r"\b(knee\w*|kneecap\w*|patell\w*|it ?band|itb\w*|iliotibial|menisc\w*|osgood\w*|rodilla\w*|"
+                        r"r[óo]tula|genou\w*|rotule|knie\w*|kniescheibe)\b", re.I)
 WINDOW_WORDS = 120
 MODEL_VERSION = 1  # raise when the features or the fit change, so cached models are not reused
 
@@ -163,9 +168,7 @@ class ScopeRouter:
         text = " ".join(text.split())
         v = self.vector(text) if vector is None else vector
         table = self._model.probabilities([text], v[None, :])[0]
-        knee = table["knee"]
-        label = "knee" if knee >= self.min_knee else max(table, key=lambda k: table[k])
-        return Route(label=label, knee=knee, probabilities=table)
+        return Route(label=decide(table, text, self.min_knee), knee=table["knee"], probabilities=table)
 
 
 class RouterModel:
@@ -239,6 +242,15 @@ def _features(words: Any, chars: Any, texts: list[str], vectors: np.ndarray) -> 
 VECTOR_WEIGHT = 2.0
 
 
+def decide(table: dict[str, float], text: str, min_knee: float = MIN_KNEE) -> str:
+    """Knee when its probability reaches ``min_knee``, unless the message never names the knee and the model is sure
+    it is something else (an elbow, a car): then that."""
+    other = max((k for k in table if k != "knee"), key=lambda k: table[k])
+    if table["knee"] >= min_knee and (KNEE_WORD.search(text) or table[other] < SURE_OTHER):
+        return "knee"
+    return "knee" if table["knee"] >= table[other] else other
+
+
 def cross_validate(embeddings: LocalEmbeddings, folds: int = 5, seed: int = 0, data_dir: Path = ROUTER_DATA,
                    cache_dir: Path | None = None, min_knee: float = MIN_KNEE) -> dict[str, float]:
     """Held-out figures of the router on its own training messages (k-fold): each message is routed by a model that
@@ -254,7 +266,7 @@ def cross_validate(embeddings: LocalEmbeddings, folds: int = 5, seed: int = 0, d
         train = np.setdiff1d(order, part)
         model = RouterModel.fit([texts[i] for i in train], vectors[train], [labels[i] for i in train])
         for i, table in zip(part, model.probabilities([texts[i] for i in part], vectors[part]), strict=True):
-            routed[i] = "knee" if table["knee"] >= min_knee else max(table, key=lambda k: table[k])
+            routed[i] = decide(table, texts[i], min_knee)
     knee = [r for r, y in zip(routed, labels, strict=True) if y == "knee"]
     other = [r for r, y in zip(routed, labels, strict=True) if y != "knee"]
     return {

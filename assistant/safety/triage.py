@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from assistant.safety.redflags import Finding, Tier, find_findings, tier_of
-from assistant.safety.router import Route
+from assistant.safety.router import KNEE_WORD, Route
 from assistant.safety.subject import Subject, subject_of
 from assistant.schema import Behavior, Decision
 
@@ -117,8 +117,7 @@ _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 _REQUEST = re.compile(
     r"\?\s*$|^\W*(can|could|would|will) you\b|^\W*(please|pls|help me|write|find|recommend|give me|tell me|send|"
     r"book|translate|what'?s the best|which|where can i (buy|get|find))\b", re.I)
-_KNEE_WORD = re.compile(r"\b(knee\w*|kneecap\w*|patell\w*|it ?band|itb\w*|iliotibial|menisc\w*|osgood\w*|"
-                        r"rodilla\w*|r[óo]tula|genou\w*|rotule|knie\w*|kniescheibe)\b", re.I)
+_KNEE_WORD = KNEE_WORD
 _PARTS = re.compile(r"\b(shin|foot|feet|heel|achilles|ankle|calf|calves|hamstring|groin|hip|lower back|back pain|"
                     r"buttock|glute|toe|toenail|arch|neck|shoulder|thigh|quad|plantar)\w*", re.I)
 _FOOT = re.compile(r"\b(foot|feet|heel|toe\w*|arch|plantar|bunion|morton)", re.I)
@@ -314,7 +313,8 @@ _UNSPECIFIC = frozenset(
     "today tomorrow tonight again bit little playing up train training rest resting race racing brace tape taping "
     "ice heat shoes shoe strap sleeve which or stretch stretching physio doctor see someone do go knee's better till "
     "until long need scan mri xray x-ray keep going carry on funny feels feel says said marathon half 5k 10k parkrun "
-    "weeks days week day run runs running be bit will hurts hurt sore".split())
+    "weeks days week day run runs running be bit will hurts hurt sore sometimes sometime bother bothers bothering "
+    "trouble niggle niggling issue issues problem problems outside help".split())
 _AID_OR_ACTION = re.compile(r"\b(brace|strap|sleeve|tape|taping|insoles?|orthotics?|ice|heat|rest|run|race|train|"
                             r"shoes?|stretch|physio|doctor)\b", re.I)
 
@@ -342,7 +342,7 @@ def vague_asks(question: str) -> list[str]:
         return []
     # Vague: a short question with at most one detail and nothing else specific, or a longer one with no detail at
     # all that only asks for advice ("she's tried everything, any advice?").
-    short_and_bare = words <= 20 and ((not have and len(specific) <= 3) or (len(have) <= 1 and len(specific) <= 1))
+    short_and_bare = words <= 20 and ((not have and len(specific) <= 2) or (len(have) <= 1 and len(specific) <= 1))
     if not (short_and_bare or (not have and _OPEN_ASK.search(question))):
         return []
     return asks_for(question)

@@ -12,7 +12,7 @@ import threading
 import time
 
 from assistant.prompts import PromptBook
-from assistant.safety.referral import referral_for
+from assistant.safety.referral import care_advice, referral_for
 from assistant.safety.triage import triage
 from assistant.schema import Answer, Behavior, Decision
 
@@ -65,13 +65,9 @@ def unavailable_answer(prompts: PromptBook, question: str, exc: BaseException, l
     decisions = [Decision(stage="backend", outcome="unavailable", reason=one_line(exc)), *verdict.decisions]
     behavior: Behavior = "unavailable"
     body = prompts.render("templates", "unavailable")
-    words = verdict.subject.wording()
     if verdict.red_flags:
         behavior = "urgent_referral"
-        top = [f for f in verdict.findings if f.tier == verdict.tier]
-        key = "urgent_emergency" if verdict.tier == "emergency" else "urgent"
-        head = prompts.render("templates", key, found="; ".join(f.found for f in top), concern=top[0].concern, **words)
-        body = f"{head}\n\n{body}"
+        body = f"{care_advice(prompts, verdict.findings, verdict.tier, verdict.subject)}\n\n{body}"
     tier = verdict.tier if verdict.tier in ("emergency", "same_day", "within_days") else "routine"
     referral = referral_for(behavior, prompts, tier=tier, subject=verdict.subject)
     return Answer(text=f"{body}\n\n**{referral}**", body=body, behavior=behavior, tier=tier, referral=referral,

@@ -24,7 +24,7 @@ from assistant.rag.retrieve import HybridRetriever, Retrieved
 from assistant.safety.input import clean_history, clean_text
 from assistant.safety.output import filter_output, has_dose
 from assistant.safety.privacy import TranscriptStore
-from assistant.safety.referral import referral_for
+from assistant.safety.referral import care_advice, referral_for
 from assistant.safety.router import ScopeRouter
 from assistant.safety.subject import Subject
 from assistant.safety.triage import Triage, content_words, triage
@@ -253,9 +253,8 @@ class Assistant:
         """A clarifying question or a dosing refusal, with the few cited facts that help meanwhile: general
         background for a vague question, the risks the sources name for the medicine asked about."""
         assert verdict.behavior in ("clarify", "refuse_dosing")
-        words = self._subject_words(verdict)
         if verdict.behavior == "clarify":
-            head = self._prompts.render("templates", "clarify", asks=verdict.asks, **words)
+            head = self._prompts.render("templates", "clarify", asks=verdict.asks, **verdict.subject.wording())
             lead = self._prompts.render("templates", "clarify_general_lead_in")
         else:
             head = self._prompts.render("templates", "refuse_dosing", reason="")
@@ -311,32 +310,24 @@ class Assistant:
         decisions.extend(composition.decisions)
         return composition
 
-    def _subject_words(self, verdict: Triage) -> dict[str, str]:
-        return verdict.subject.wording()
-
     def _frame(self, verdict: Triage, body: str) -> str:
-        words = self._subject_words(verdict)
         if verdict.behavior == "urgent_referral":
-            top = [f for f in verdict.findings if f.tier == verdict.tier]
-            found = "; ".join(f.found for f in top)
-            key = "urgent_emergency" if verdict.tier == "emergency" else "urgent"
-            head = self._prompts.render("templates", key, found=found, concern=top[0].concern, **words)
+            head = care_advice(self._prompts, verdict.findings, verdict.tier, verdict.subject)
             if body:
                 lead = self._prompts.render("templates", "urgent_general_info_lead_in")
                 return f"{head}\n\n{lead} {body}"
             return head
         parts: list[str] = []
         if verdict.tier == "within_days":
-            top = [f for f in verdict.findings if f.tier == "within_days"]
-            parts.append(self._prompts.render("templates", "within_days", found="; ".join(f.found for f in top),
-                                              concern=top[0].concern, **words))
+            parts.append(care_advice(self._prompts, verdict.findings, verdict.tier, verdict.subject))
         if verdict.refused_instruction:
             parts.append(self._prompts.render("templates", "injection_refused"))
         if verdict.off_topic_part:
             parts.append(self._prompts.render("templates", "mixed_off_topic"))
         if verdict.diagnosis_demand:
             parts.append(self._prompts.render("templates", "diagnosis_caveat"))
-        parts.append(f"{self._prompts.render('templates', 'answer_lead_in')} {body}")
+        if body:
+            parts.append(f"{self._prompts.render('templates', 'answer_lead_in')} {body}")
         return "\n\n".join(parts)
 
     def _decline(self, verdict: Triage, timings: dict[str, float]) -> Answer:

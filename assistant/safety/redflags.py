@@ -36,8 +36,8 @@ def _p(*alternatives: str) -> tuple[re.Pattern[str], ...]:
 # -- signs ---------------------------------------------------------------------------------------------------------
 TRAUMA = _p(
     r"\b(fell|fall(en|ing)?|slipped|twist(ed|ing)?|pop(ped)?|popping sound|crack(ed)?|snap(ped)?|came off|collid\w*|"
-    r"collision|tackl\w*|crash\w*|accident|landed (awkwardly|badly|wrong|funny)|hit by|kicked|bang(ed)?|knocked|"
-    r"went over|rolled)\b",
+    r"collision|tackl\w*|crash\w*|accident|landed (awkward|awkwardly|badly|wrong|funny)|hit by|kicked|bang(ed)?|knocked|"
+    r"went over|rolled|pivot\w*|clunk|felt (something|it) (tear|give|go|pop|shift))\b",
     r"\b(ca[ií]d[ao]|me ca[ií]|torc[ií]\w*|chasquido|golpe|accidente)",
     r"\b(chute|tomb[ée]\w*|tordu\w*|torsion|craqu\w*|choc|accident)",
     r"\b(gest[üu]rzt|sturz|verdreht|umgeknickt|knall|unfall|zusammenprall)",
@@ -47,6 +47,7 @@ SWELLING = _p(
     r"\b(hinchad[ao]|hinchaz[oó]n|inflamad[ao])", r"\b(gonfl\w*|enfl[ée]\w*)", r"\b(geschwollen|schwellung|dick geworden)",
 )
 BIG = _p(r"\b(massive\w*|huge|big|really|very|badly|like a (balloon|grapefruit|melon)|ballooned|blew up|"
+         r"(\d+|one|two|three|a few|a couple of) hours? (later|after)|that (evening|night|afternoon)|by (the )?evening|"
          r"twice the size|double|so swollen|straight away|immediately|within (an|the|a few|a couple of) hours?|"
          r"right away|instantly|minutes)\b",
          r"\b(muy|enorme|mucho)\b", r"\b(tr[èe]s|[ée]norme|beaucoup)\b", r"\b(stark|sehr|riesig|sofort)\b")
@@ -58,7 +59,8 @@ BREATH = _p(
     r"\b(breathless\w*|short of breath|shortness of breath|out of breath (just |when |while |from |by )?(walking|at rest|"
     r"sitting|climbing|going up|on the stairs|up the stairs|doing nothing|lying)|can'?t (catch|get) (my|a|her|his) (full )?"
     r"breath|struggl\w* to breathe|hard to breathe|difficulty breathing|trouble breathing|can'?t breathe|"
-    r"chest (pain|hurts?|tight\w*)|pain (in|on) (my|the|her|his) chest|(sharp|stabbing|tight) pain [^.!?\n]{0,30}\bchest|"
+    r"chest (pain|hurts?|tight\w*|feels (tight|heavy)|is tight)|breathing (is |got |went )?(suddenly )?(fast|shallow|"
+    r"hard|laboured|labored)|blood[- ]tinged|pain (in|on) (my|the|her|his) chest|(sharp|stabbing|tight) pain [^.!?\n]{0,30}\bchest|"
     r"chest [^.!?\n]{0,20}\b(when|as) (i|she|he) breathe|cough\w* (up )?blood|heart (is )?racing|racing heart|feel faint|"
     r"fainted|passed out)\b",
     r"\b(falta de aire|me ahogo|dolor (en el|de) pecho|no puedo respirar)",
@@ -100,10 +102,11 @@ COLD_LEG = _p(
 DEFORMED = _p(
     r"\bdeform\w*|\bout of (place|position|joint)\b|\bdislocat\w*|\b(looks?|looking|is|was) ((totally|completely|really|very|clearly|visibly|all|so|just) )?"
     r"(bent (sideways|the wrong way)|wrong|misshapen|crooked|twisted|all wrong|shifted)\b|\b(bent|twisted) at a (weird|strange|odd|funny|wrong|horrible) "
-    r"angle|\bweird angle|\blump where|\bshifted sideways|\b(big |deep )?dent (above|below|in|just above)|"
+    r"angle|\b(weird|odd|strange|funny) angle|\bwent sideways|\b(it'?s|is) still out\b|\bstill out of|"
+    r"\b(couldn'?t|can'?t|could not|won'?t) (get|put|pop) it back|\bhas ?n'?t (moved|gone|popped) back|\blump where|\bshifted sideways|\b(big |deep )?dent (above|below|in|just above)|"
     r"\bbone (is )?sticking|\bwrong shape\b|\bbent (sideways|the wrong way)|"
     r"\bmisshapen\b|\bsideways\b[^.!?\n]{0,20}\bkneecap|\bkneecap\b[^.!?\n]{0,40}\b(to the side|on the outside|moved|shifted|"
-    r"slipped|popped out|came out|sitting (on the )?(outside|wrong)|stuck (on|to) the (side|outside)|on the side)",
+    r"slipped|popped out|came out|sitting (on the )?(outside|wrong)|stuck (on|to) the (side|outside)|on the side|sitting (way )?(over )?(on|to) the (outside|side))",
     r"\bdeformad\w*|\bdislocad\w*|\bluxaci|\bfuera de (su )?sitio", r"\bd[ée]form\w*|\bluxation|\bd[ée]bo[îi]t",
     r"\bverformt|\bausgerenkt|\bluxation|\brausgesprungen",
 )
@@ -118,7 +121,8 @@ FEVER = _p(
     r"\bfiebre|escalofr[ií]os", r"\bfi[èe]vre|frissons", r"\bfieber|sch[üu]ttelfrost",
 )
 HOT_JOINT = _p(
-    r"\b(hot|warm)\s*(,|and|&)?\s*(red|swollen|puffy|to (the )?touch)|\bred,? (hot|warm)\b|"
+    r"\b(hot|warm)\s*(,|and|&)?\s*(red|swollen|puffy)|\b(red|swollen|puffy)\b[^.!?\n]{0,30}\b(hot|warm) to (the )?"
+    r"touch|\bred and puffy|\bred,? (hot|warm)\b|"
     r"\bred( and| ,|,)( \w+ and| \w+,)? (hot|warm)\b|\bred and (hot|warm|swollen|"
     r"angry)|\b(swollen|puffy),? (hot|red) and\b|\b(knee|joint) (is|feels|looks|has gone|went) (very |really )?(hot|"
     r"red)\b|\bburning hot\b",
@@ -135,7 +139,8 @@ NO_WEIGHT = _p(
     r"(?!( \w+){0,2} (to run|to race|running|the thought|the idea|it any longer|another|waiting|far|more than|as far))",
     r"\b(can |could )?(barely|hardly) (walk|stand|put weight|bear weight|take weight|weight ?bear)",
     r"\b(any )?weight (on|through) (it|the knee|the leg|my knee|his knee|her knee) is (agony|impossible|unbearable)|"
-    r"\bcrawl(ing|ed)? (up ?stairs|around)|\bno weight on it|\bon crutches\b|\b(had|have|having) to hop\b|\bhopped (home|back|off)|\b(walking|standing) is (almost |nearly )?"
+    r"\bcrawl(ing|ed)? (up ?stairs|around)|\b(can'?t|cannot|couldn'?t) take a (single )?step|\b(hopped|hobbled|hopping) "
+    r"(home |back )?on one leg|\bno weight on it|\bon crutches\b|\b(had|have|having) to hop\b|\bhopped (home|back|off)|\b(walking|standing) is (almost |nearly )?"
     r"impossible|\bcan'?t (even )?(lift|raise) (my|the|her|his) leg",
     r"\bno (puedo|logro|puede) (apoyar|caminar|andar|pisar)",
     r"\bne (peux|peut|parviens) (pas|plus) (marcher|poser|m'appuyer|appuyer)|\bimpossible de (marcher|poser|m'appuyer)",
@@ -144,12 +149,13 @@ NO_WEIGHT = _p(
 LOCKED = _p(
     r"\block(s|ed|ing)?\b(?!-)(?! in\b)(?! out\b)(?! down\b)(?! up the)(?! (my|the|your) (car|door|phone|bike|house))"
     r"(?! (my|your|the) knees? (out|straight|back))",
-    r"\b(can'?t|cant|cannot|can not|unable to|won'?t|wont|will not|couldn'?t|doesn'?t|does not) (fully |completely )?"
+    r"\b(can'?t|cant|cannot|can not|unable to|won'?t|wont|will not|couldn'?t|could not|would ?n'?t|doesn'?t|does not) "
+    r"(fully |completely )?"
     r"(straighten|extend|go (fully |all the way )?straight)\b(?! out)"
     r"(?!\s+(my|the|a|her|his)\s+(training|schedule|plan|runs?|distance|mileage|arm|elbow|back|fingers?))",
     r"\b(can'?t|cannot|can not|unable to|won'?t) (get|make) (it|my knee|the knee|my leg|her knee|his knee) (fully |"
     r"all the way |completely )?straight",
-    r"\b(knee|it) (keeps |still )?catch(es|ing)?\b", r"\bstuck (bent|in a bent|at an angle|half bent)",
+    r"\b(knee|it) (keeps |still )?catch(es|ing)?\b", r"\bstuck (a bit |slightly |partly |half )?(bent|in a bent|at an angle)",
     r"\b(got|gets|was|is|went) stuck\b",
     r"\bbloque(a|ada|ado|o)\b|\bno puedo (estirar|extender)",
     r"\bbloqu[ée]e?\b|\bne (peux|peut) (pas|plus) (tendre|[ée]tendre|d[ée]plier)",
@@ -195,7 +201,7 @@ _NEGATION = re.compile(
     r"absence of|neither|nothing like|sin|ni|nunca|pas|sans|jamais|aucun\w*|kein\w*|nicht|ohne|nie)\b",
     re.I,
 )
-_CLAUSE = re.compile(r"[.;!?\n]|,\s*(but|yet|though|although|and now|pero|mais|aber)\b|\bbut\b|\bpero\b|\bmais\b|"
+_CLAUSE = re.compile(r"[.;!?\n()]|\band since\b|,\s*(but|yet|though|although|and now|pero|mais|aber)\b|\bbut\b|\bpero\b|\bmais\b|"
                      r"\baber\b|\band (then|now)\b", re.I)
 _HYPOTHETICAL = re.compile(
     r"\b(if|what if|in case|unless|whether|could (it|this|that) be|should i (worry|be worried)|"
@@ -214,7 +220,8 @@ _SETTLED = re.compile(
     r"(feeling|sensation) came back|no problems since|(hasn'?t|has not|never) (come|came) back|"
     r"regained|(got|have) (back )?(full|my full|all my) (range|movement|motion|bend)|full (range|movement|motion)"
     r"( of (motion|movement))? (back|again|now|since|returned)|back to full|resolved|cleared( up)?|(fine|ok|okay|better|normal|"
-    r"good) (now|again|since|after)|(doesn'?t|does not|don'?t|hasn'?t|isn'?t|wasn'?t) (\w+ ){0,2}any ?more|unlock\w*|freed (itself|up)|came (unstuck|free|loose)|"
+    r"good) (now|again|since)|(fine|ok|okay|normal) when (i|she|he|they) (stop|rest|loosen\w*)|let go|came free|"
+    r"popped free|clicked (free|back)|straightens (fully|normally|all the way)|(doesn'?t|does not|don'?t|hasn'?t|isn'?t|wasn'?t) (\w+ ){0,2}any ?more|unlock\w*|freed (itself|up)|came (unstuck|free|loose)|"
     r"popped back|clicked back|went back (in|into place|to normal)|back to normal|recovered|since then [^.!?\n]{0,20}fine|"
     r"only (happened|lasted) (once|a (few )?(seconds|minutes))|for a (second|moment|few seconds)|seconds later|"
     r"straightened (it )?(out|again)|could straighten (it )?again|walked it off)\b",
@@ -228,7 +235,7 @@ class _Hit:
     start: int
     sentence: str
     before: str  # the sentence up to the match
-    after: str  # the rest of the sentence and the next two
+    after: str  # the rest of the sentence and the next three
     someone_else: bool = False  # the sentence is about another person than the one the message is about
 
 
@@ -282,7 +289,7 @@ def _hits(patterns: tuple[re.Pattern[str], ...], text: str, spans: list[tuple[in
             before = text[a : m.start()]
             if _HYPOTHETICAL.search(before) or (_general_question(text[a:b])):
                 continue
-            nxt = text[b : spans[min(i + 2, len(spans) - 1)][1]] if i + 1 < len(spans) else ""
+            nxt = text[b : spans[min(i + 3, len(spans) - 1)][1]] if i + 1 < len(spans) else ""
             other = self_message and bool(_ANOTHER.search(text[a:b]))
             out.append(_Hit(m.start(), text[a:b], before, text[m.end() : b] + " " + nxt, other))
     return out
@@ -299,6 +306,8 @@ def _strip_verbs(match: str) -> str:
     return _OWN_VERBS.sub(" ", match)
 
 
+_SINCE_AGO = re.compile(r"\b(since|ever since|after)\b[^.!?\n]{0,40}\b(ago|operation|surgery|graft|arthroscopy|scope)\b",
+                        re.I)
 _WEEKS_AGO = re.compile(r"\b(\d+|a|one|two|three|a few|few|couple of|a couple of) weeks? (ago|back)\b", re.I)
 _STILL = re.compile(r"\b(still|since|ever since|now|today|tonight|this morning)\b", re.I)
 
@@ -306,7 +315,7 @@ _STILL = re.compile(r"\b(still|since|ever since|now|today|tonight|this morning)\
 def _current(hits: list[_Hit]) -> list[_Hit]:
     """Drop what happened long ago ("a fever months ago", "as a kid my knee locked", "swelled up two weeks ago" when
     nothing says it is still there) and what happened to someone else the message is not about."""
-    return [h for h in hits if not _PAST.search(h.sentence) and not h.someone_else
+    return [h for h in hits if not (_PAST.search(h.sentence) and not _SINCE_AGO.search(h.sentence)) and not h.someone_else
             and not (_WEEKS_AGO.search(h.sentence) and not _STILL.search(h.sentence))]
 
 
@@ -316,7 +325,19 @@ _QUESTION = re.compile(r"[^.!?\n]*\?")
 def _settled(hit: _Hit) -> bool:
     """The sign has passed ("it freed itself", "the swelling went down"); questions ("how do I unlock it?") don't
     count."""
-    return bool(_SETTLED.search(_QUESTION.sub(" ", hit.sentence + " " + hit.after)))
+    return bool(_SETTLED.search(_recent(hit)))
+
+
+_BEFORE = re.compile(r"\b(once before|(the|that) (last|other) time|that time|last time|before at \d+|at \d+\b|"
+                     r"happened (once )?before)", re.I)
+
+
+def _recent(hit: _Hit) -> str:
+    """The hit's sentence and the next ones, without questions and without what happened on an earlier occasion
+    ("it popped back by itself last time")."""
+    parts = [p for p in _SENTENCE.findall(hit.sentence + " " + hit.after)
+             if not p.rstrip().endswith("?") and not _PAST.search(p) and not _BEFORE.search(p)]
+    return " ".join(parts)
 
 
 def _near(a: list[_Hit], b: list[_Hit], chars: int = 400) -> bool:
@@ -362,15 +383,17 @@ def _deformity(r: _Reader) -> list[Finding]:
     hits = _current(r.hits(DEFORMED))
     if not hits:
         return []
-    if all(_RELOCATED_OR_SETTLED(h) for h in hits):
+    if all(_relocated_or_settled(h) for h in hits):
         return [Finding("kneecap_relocated", "same_day", "a kneecap that came out of place and went back",
                         "a kneecap dislocation, which can damage cartilage and needs to be examined")]
     return [Finding("deformity", "emergency", "a knee that looks deformed or a kneecap out of place",
                     "a dislocation or a fracture")]
 
 
-def _RELOCATED_OR_SETTLED(hit: _Hit) -> bool:
-    return bool(any(p.search(hit.sentence) or p.search(hit.after) for p in RELOCATED)) or _settled(hit)
+def _relocated_or_settled(hit: _Hit) -> bool:
+    told = _recent(hit)
+    back = [m for p in RELOCATED for m in p.finditer(told) if not _negated(told, m.start())]
+    return bool(back) or _settled(hit)
 
 
 def _infection(r: _Reader) -> list[Finding]:
@@ -395,7 +418,7 @@ def _weight(r: _Reader) -> list[Finding]:
 
 
 _EPISODES = re.compile(r"\b(sometimes|now and then|occasionally|every so often|from time to time|keeps? (locking|"
-                       r"catching) (on|during) (runs|hills)|episodes?|every (few|couple of) (runs|weeks|days)|once or twice)\b",
+                       r"catching) (on|during) (runs|hills)|episodes?|every (few|couple of) (runs|weeks|days)|once or twice|twice|a few times|several times|\d+ times)\b",
                        re.I)
 _NOT_KNEE = re.compile(r"\b(ankle|foot|feet|toes?|hand|wrist|finger|elbow|shoulder|calf|calves|shin|heel|achilles)\b", re.I)
 _KNEE = re.compile(r"\b(knee|kneecap|patell\w*|rodilla|genou|knie)\b", re.I)
@@ -429,7 +452,7 @@ def _swelling(r: _Reader) -> list[Finding]:
         return []
     trauma = _current(r.hits(TRAUMA))
     quick = any(p.search(h.sentence) for h in hits for p in BIG)
-    days = _DAYS.search(" ".join(h.sentence + " " + h.after for h in hits))
+    days = _DAYS.search(" ".join(h.sentence for h in hits))
     if trauma and _near(hits, trauma) and (quick or not days):
         return [Finding("swelling_after_injury", "same_day", "a knee that swelled quickly after a twist, pop or fall",
                         "bleeding inside the joint from a ligament, meniscus or bone injury")]

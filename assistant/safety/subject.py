@@ -17,7 +17,8 @@ _ATHLETE = re.compile(
     r"\b(i coach|i'm a coach|im a coach|as a coach|as (her|his|their) coach|coaching|my (athletes?|runners?|players?|"
     r"clients?|pupils?|students?|squad|team)|one of my (athletes|runners|players|clients|girls|boys))\b", re.I)
 _OTHER = re.compile(
-    r"\b(my|our) (wife|husband|partner|girlfriend|boyfriend|fianc[ée]e?|friend|mate|buddy|mum|mom|mother|dad|father|"
+    r"\b(my|our) (running |training |best |old |gym )?(wife|husband|partner|girlfriend|boyfriend|fianc[ée]e?|friend|"
+    r"mate|buddy|pal|mum|mom|mother|dad|father|"
     r"brother|sister|colleague|neighbou?r|flatmate|roommate|training partner|grandad|grandma|uncle|aunt)\b|"
     r"\b(asking|writing|posting) for (a|my) \w+", re.I)
 _SELF = re.compile(r"\b(i|i'm|im|i've|ive|my knee|my knees|me)\b", re.I)

@@ -37,7 +37,7 @@ _INJECTION = re.compile(
 _MEDICINE = (
     r"(ibuprofen|naproxen|paracetamol|acetaminophen|tylenol|advil|motrin|aleve|aspirin|diclofenac|voltaren|"
     r"nsaids?|anti-?inflammator\w*|painkillers?|pain killers?|pain ?relievers?|steroids?|cortisone|corticosteroids?|"
-    r"codeine|co-?codamol|cocodamol|nurofen|panadol|solpadeine|tramadol|opioids?|celecoxib|prednisone|meloxicam|"
+    r"codeine|predniso\w+|co-?codamol|cocodamol|nurofen|panadol|solpadeine|tramadol|opioids?|celecoxib|prednisone|meloxicam|"
     r"glucosamine|chondroitin|turmeric|curcumin|collagen|fish oil|omega-?3|vitamin \w+|magnesium|supplements?|"
     r"medication|medicines?|meds|drugs?|pills?|"
     r"tablets?|capsules?|prp|hyaluronic|ibuprofeno|paracetamol|m[ée]dicament\w*|medikament\w*|schmerzmittel)"
@@ -49,6 +49,8 @@ _DOSING = re.compile(
     rf"|\b{_MEDICINE}.{{0,60}}\b(how (much|many|often)|dose|doses|dosage|\d+\s*(mg|milligrams?)|per day|a day|"
     rf"daily|twice|maximum|max\b|dosis|posolog\w*|dosierung|cu[aá]nt[oa]s?|combien|wie viel\w*)"
     rf"|\b(prescribe|write me a prescription|prescription for)\b"
+    rf"|\b(can|should|could|may) i (take|have|use|pop) (\d+|one|two|three|four|a couple|a few)\b"
+    rf"[^.!?\n]{{0,20}}{_MEDICINE}"
     rf"|\bhow (to|do i|can i|should i|would i) (inject|give (myself|him|her|them) (an? )?(injection|shot|jab))\b"
     rf"|\b(\d+|one|two|three|four|five|six|a couple of|a few)\s+(of (the|my|those|these) )?{_MEDICINE}\b"
     rf"[^.!?\n]{{0,40}}\b(ok|okay|safe|fine|too (much|many)|enough|at once|together|reasonable)\b"
@@ -210,8 +212,10 @@ def _scoped(t: Triage, context: str, route: Router, signs: bool = False) -> bool
     whole = route(t.question)
     t.note("triage.scope", whole.label, whole.reason())
     if whole.in_scope:
+        # A request of its own ("can you book me a hotel?"), not a question about the knee story ("what could it be?").
         others = [s for s in sentences(t.question) if _REQUEST.search(s) and not _KNEE_WORD.search(s)
-                  and len(s.split()) >= 4 and (r := route(s)).label in ("off_topic", "animal") and r.knee < 0.1]
+                  and len(content_words(s)) >= 3 and (r := route(s)).label in ("off_topic", "animal")
+                  and r.probabilities[r.label] >= 0.8]
         if others:
             t.off_topic_part = True
             t.question = " ".join(s for s in sentences(t.question) if s not in others)
@@ -294,7 +298,7 @@ _DETAIL = {
     "signs": re.compile(r"\b(swell\w*|swollen|click\w*|grind\w*|pop\w*|lock\w*|giv\w* way|sharp|dull|ache|"
                         r"aching|burn\w*|stiff\w*|throb\w*|crunch\w*|numb\w*)\b", re.I),
     "named": re.compile(r"\b(runner'?s knee|pfps?|patellofemoral|itbs|it band syndrome|tendin\w*|jumper'?s knee|"
-                        r"osgood\w*|menisc\w*|arthritis|acl|mcl|chondromalacia|bursitis|surgery|scope|mri|x-?ray)\b",
+                        r"osgood\w*|menisc\w*|arthritis|acl|mcl|chondromalacia|bursitis|surgery|operation|scope|mri|x-?ray)\b",
                         re.I),
 }
 _RACE = re.compile(r"\b(race|racing|marathon|half|10k|5k|parkrun|event)\b", re.I)
@@ -304,7 +308,11 @@ _AIDS = re.compile(r"\b(brace|strap|sleeve|tape|taping|kt|support|insoles?|ortho
 _OWN_PROBLEM = re.compile(r"\b(my|his|her|their|our)( \w+'?s?)?( \w+)? (knees?|kneecap|itb|it band|tendon|pain)\b|"
                           r"\b(a|my) (sore|bad|painful|dodgy|niggly|achy) knee\b|\b\w+'s knee\b|"
                           r"^\W*(my )?knee'?s? (is |are )?(a bit |bit |kinda |really |so |still )?(sore|hurting|achy|"
-                          r"aching|painful|playing up|bad|niggly)|\b(race|run|train) on it\b|\bit hurts\b", re.I)
+                          r"aching|painful|playing up|bad|niggly)|\b(race|run|train) on it\b|\bit hurts\b|"
+                          r"\bknee'?s? (is |are |has been |keeps )?(bugging|feels? off|feel(s|ing)? funny|playing up|"
+                          r"annoying|acting up|grumbling|giving (me|her|him|them) (grief|trouble))|"
+                          r"\bknee (problem|issue|trouble|niggle)s?\b|"
+                          r"^\W*my knee\W|\bwhat'?s wrong with (my|her|his|their) knee", re.I)
 _CHOICE = re.compile(r"\b(\w+) or (\w+)\b|\bwhich \w+", re.I)
 # Words that say nothing specific about the knee: who, the decision asked about, the aid or action weighed.
 _UNSPECIFIC = frozenset(
@@ -326,7 +334,8 @@ def _bare_choice(question: str) -> bool:
 
 
 _OPEN_ASK = re.compile(r"\b(any (advice|ideas|tips|suggestions)|what (can|should|do) (i|she|he|we|they) do|"
-                       r"help( me| her| him)?\W*$)", re.I)
+                       r"help( me| her| him)?\W*$|what now|ideas\W*$|recommend (something|anything)|"
+                       r"advice( please)?\W*$|thoughts\W*$|keep (training|running)|what'?s wrong)", re.I)
 
 
 def vague_asks(question: str) -> list[str]:
@@ -337,13 +346,14 @@ def vague_asks(question: str) -> list[str]:
     words = len(question.split())
     have = {key for key, pattern in _DETAIL.items() if pattern.search(question)}
     specific = [w for w in content_words(question) if w not in _UNSPECIFIC]
-    asked = _DECIDE.search(question) or _CHOICE.search(question)
-    if not _OWN_PROBLEM.search(question) or not asked or words > 40:
+    asked = _DECIDE.search(question) or _CHOICE.search(question) or _OPEN_ASK.search(question)
+    if not _OWN_PROBLEM.search(question) or not asked:
         return []
-    # Vague: a short question with at most one detail and nothing else specific, or a longer one with no detail at
-    # all that only asks for advice ("she's tried everything, any advice?").
+    # Vague: a short question with at most one detail and nothing else specific, or a longer one that never says
+    # where the knee hurts, what it does or what it is ("she's tried everything, any advice?").
     short_and_bare = words <= 20 and ((not have and len(specific) <= 2) or (len(have) <= 1 and len(specific) <= 1))
-    if not (short_and_bare or (not have and _OPEN_ASK.search(question))):
+    undescribed = words > 20 and not have & {"where", "signs", "named", "training"} and bool(_OPEN_ASK.search(question))
+    if not (short_and_bare or undescribed):
         return []
     return asks_for(question)
 

@@ -117,7 +117,8 @@ class Triage:
 Router = Callable[[str], Route]
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 _REQUEST = re.compile(
-    r"\?\s*$|^\W*(can|could|would|will) you\b|^\W*(please|pls|help me|write|find|recommend|give me|tell me|send|"
+    r"^\W*(what|who|where|when)('?s| is| are| was| were| does| did)\b|^\W*(can|could|would|will) you\b|"
+    r"^\W*(please|pls|help me|write|find|recommend|give me|tell me|send|"
     r"book|translate|what'?s the best|which|where can i (buy|get|find))\b", re.I)
 _KNEE_WORD = KNEE_WORD
 _PARTS = re.compile(r"\b(shin|foot|feet|heel|achilles|ankle|calf|calves|hamstring|groin|hip|lower back|back pain|"

@@ -27,7 +27,7 @@ from assistant.safety.privacy import TranscriptStore
 from assistant.safety.referral import care_advice, referral_for
 from assistant.safety.router import ScopeRouter
 from assistant.safety.subject import Subject
-from assistant.safety.triage import Triage, content_words, triage
+from assistant.safety.triage import Triage, content_words, dosing_topic, triage
 from assistant.schema import Answer, AskOptions, Behavior, Candidate, Citation, Decision, IngestReport
 
 log = logging.getLogger(__name__)
@@ -260,6 +260,8 @@ class Assistant:
             head = self._prompts.render("templates", "refuse_dosing", reason="")
             lead = self._prompts.render("templates", "dosing_facts_lead_in")
         query = build_query(verdict.question, turns)
+        if verdict.behavior == "refuse_dosing":
+            query = dosing_topic(verdict.question) or query
         worth_retrieving = len(_content(verdict.question)) >= 2
         citations: list[Citation] = []
         candidates: list[Candidate] = []

@@ -131,6 +131,22 @@ _ANIMAL = re.compile(r"\b(dog|dogs|puppy|pup|cat|kitten|horse|pony|mare|gelding|
 _ASKS_OR_TELLS = re.compile(r"\?|\b(i|i'm|im|i've|ive|my|me|mine|she|he|her|his)\b", re.I)
 
 
+_MEDICINE_NAMED = re.compile(rf"\b{_MEDICINE}\b", re.I)
+_CONCERN = re.compile(r"\b(stomach|gut|ulcer\w*|bleed\w*|kidney\w*|heart|blood pressure|sodium|race|racing|marathon|"
+                      r"ultra|heal\w*|tendon\w*|cartilage|asthma|child|teen\w*|pregnan\w*|alcohol|colitis|"
+                      r"long[- ]term|every day|daily)\b", re.I)
+
+
+def dosing_topic(text: str) -> str:
+    """What a dosing refusal's cited facts are about: the medicines and the concerns named ("naproxen stomach"),
+    so a question about prescribed tablets does not get race-day figures; empty when nothing is named."""
+    named = dict.fromkeys(m.group(0).lower() for m in _MEDICINE_NAMED.finditer(text))
+    concerns = dict.fromkeys(m.group(0).lower() for m in _CONCERN.finditer(text))
+    if not named:
+        return ""
+    return " ".join([*named, *concerns, "risks and side effects for runners"])
+
+
 def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
 

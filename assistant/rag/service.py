@@ -24,6 +24,7 @@ from assistant.rag.retrieve import HybridRetriever, Retrieved
 from assistant.safety.input import clean_history, clean_text
 from assistant.safety.output import filter_output, has_dose
 from assistant.safety.privacy import TranscriptStore
+from assistant.safety.redflags import for_today
 from assistant.safety.referral import care_advice, referral_for
 from assistant.safety.router import ScopeRouter
 from assistant.safety.subject import Subject
@@ -226,7 +227,7 @@ class Assistant:
             query = self._query(verdict.question, turns, options, decisions)
         if verdict.red_flags:
             # The flags, named in English, steer retrieval to the guidance on them, whatever the question's language.
-            named = [f"{f.found}: {f.concern}" for f in verdict.findings if f.tier in ("emergency", "same_day")]
+            named = [f"{f.found}: {f.concern}" for f in for_today(verdict.findings)]
             query = f"{query} ({'; '.join(named)})"
             decisions.append(Decision(stage="query", outcome="red_flags_added", reason=verdict.reason))
         with _timed(timings, "embed"):
@@ -262,7 +263,7 @@ class Assistant:
         query = build_query(verdict.question, turns)
         if verdict.behavior == "refuse_dosing":
             query = dosing_topic(verdict.question) or query
-        worth_retrieving = len(_content(verdict.question)) >= 2
+        worth_retrieving = len(content_words(verdict.question)) >= 2
         citations: list[Citation] = []
         candidates: list[Candidate] = []
         body = head
@@ -429,6 +430,3 @@ def _candidates(retrieved: Retrieved) -> list[Candidate]:
         for c in retrieved.chunks
     ]
 
-
-def _content(question: str) -> list[str]:
-    return content_words(question)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from assistant.safety.subject import subject_of
+from assistant.safety.subject import RELATIVE_ADJECTIVES, RELATIVES, subject_of
 
 Tier = Literal["emergency", "same_day", "within_days", "routine", "none"]
 TIER_ORDER: tuple[Tier, ...] = ("emergency", "same_day", "within_days", "routine", "none")
@@ -234,7 +234,6 @@ _SENTENCE = re.compile(r"[^.!?\n]+[.!?\n]*")
 class _Hit:
     start: int
     sentence: str
-    before: str  # the sentence up to the match
     after: str  # the rest of the sentence and the next three
     someone_else: bool = False  # the sentence is about another person than the one the message is about
 
@@ -266,9 +265,8 @@ def _negated(text: str, start: int) -> bool:
 _GENERAL_AFTER = re.compile(r"^[\w ]{0,15}\b(can|could|may|might|would|means?|is a sign|are signs)\b ?(mean|be a sign|"
                             r"indicate|suggest|signal|point to)?", re.I)
 _ANOTHER = re.compile(
-    r"\b(my|our|a|his|her) (running |training |best |old |gym |work )?(wife|husband|partner|girlfriend|boyfriend|"
-    r"friend|mate|buddy|pal|mum|mom|mother|dad|father|brother|sister|colleague|neighbou?r|flatmate|roommate|"
-    r"grandad|grandma|uncle|aunt|cousin|teammate|club ?mate)s?\b|\b(he|she|they) (had|has had|once had|used to)\b",
+    rf"\b(my|our|a|his|her) ({RELATIVE_ADJECTIVES}|work )?({RELATIVES}|cousin|teammate|club ?mate)s?\b"
+    r"|\b(he|she|they) (had|has had|once had|used to)\b",
     re.I)
 
 
@@ -286,12 +284,11 @@ def _hits(patterns: tuple[re.Pattern[str], ...], text: str, spans: list[tuple[in
                 continue
             i = next((n for n, (a, b) in enumerate(spans) if a <= m.start() < b), len(spans) - 1)
             a, b = spans[i] if spans else (0, len(text))
-            before = text[a : m.start()]
-            if _HYPOTHETICAL.search(before) or (_general_question(text[a:b])):
+            if _HYPOTHETICAL.search(text[a : m.start()]) or _general_question(text[a:b]):
                 continue
             nxt = text[b : spans[min(i + 3, len(spans) - 1)][1]] if i + 1 < len(spans) else ""
             other = self_message and bool(_ANOTHER.search(text[a:b]))
-            out.append(_Hit(m.start(), text[a:b], before, text[m.end() : b] + " " + nxt, other))
+            out.append(_Hit(m.start(), text[a:b], text[m.end() : b] + " " + nxt, other))
     return out
 
 
@@ -317,9 +314,6 @@ def _current(hits: list[_Hit]) -> list[_Hit]:
     nothing says it is still there) and what happened to someone else the message is not about."""
     return [h for h in hits if not (_PAST.search(h.sentence) and not _SINCE_AGO.search(h.sentence)) and not h.someone_else
             and not (_WEEKS_AGO.search(h.sentence) and not _STILL.search(h.sentence))]
-
-
-_QUESTION = re.compile(r"[^.!?\n]*\?")
 
 
 def _settled(hit: _Hit) -> bool:
@@ -517,9 +511,14 @@ def find_findings(text: str) -> list[Finding]:
     return sorted(found.values(), key=lambda f: TIER_ORDER.index(f.tier))
 
 
+def for_today(findings: list[Finding]) -> list[Finding]:
+    """The findings that need care today (emergency or same day)."""
+    return [f for f in findings if f.tier in ("emergency", "same_day")]
+
+
 def find_red_flags(text: str) -> list[str]:
-    """What was found, in plain words, for the findings that need care today (emergency or same day)."""
-    return [f.found for f in find_findings(text) if f.tier in ("emergency", "same_day")]
+    """What was found, in plain words, for the findings that need care today."""
+    return [f.found for f in for_today(find_findings(text))]
 
 
 def tier_of(findings: list[Finding]) -> Tier:

@@ -161,13 +161,12 @@ class ScopeRouter:
     def vector(self, text: str) -> np.ndarray:
         return np.asarray(message_vectors(self._embeddings, [text])[0])
 
-    def route(self, text: str, vector: np.ndarray | None = None) -> Route:
+    def route(self, text: str) -> Route:
         if self._model is None:
             self.train()
         assert self._model is not None
         text = " ".join(text.split())
-        v = self.vector(text) if vector is None else vector
-        table = self._model.probabilities([text], v[None, :])[0]
+        table = self._model.probabilities([text], self.vector(text)[None, :])[0]
         return Route(label=decide(table, text, self.min_knee), knee=table["knee"], probabilities=table)
 
 

@@ -16,12 +16,13 @@ _CHILD = re.compile(
 _ATHLETE = re.compile(
     r"\b(i coach|i'm a coach|im a coach|as a coach|as (her|his|their) coach|coaching|my (athletes?|runners?|players?|"
     r"clients?|pupils?|students?|squad|team)|one of my (athletes|runners|players|clients|girls|boys))\b", re.I)
+# The people a runner writes about (also read by redflags.py, to tell the writer's signs from someone else's).
+RELATIVES = (r"wife|husband|partner|girlfriend|boyfriend|friend|mate|buddy|pal|mum|mom|mother|dad|father|brother|"
+             r"sister|colleague|neighbou?r|flatmate|roommate|grandad|grandma|uncle|aunt")
+RELATIVE_ADJECTIVES = "running |training |best |old |gym "
 _OTHER = re.compile(
-    r"\b(my|our) (running |training |best |old |gym )?(wife|husband|partner|girlfriend|boyfriend|fianc[ée]e?|friend|"
-    r"mate|buddy|pal|mum|mom|mother|dad|father|"
-    r"brother|sister|colleague|neighbou?r|flatmate|roommate|training partner|grandad|grandma|uncle|aunt)\b|"
+    rf"\b(my|our) ({RELATIVE_ADJECTIVES})?({RELATIVES}|fianc[ée]e?|training partner)\b|"
     r"\b(asking|writing|posting) for (a|my) \w+", re.I)
-_SELF = re.compile(r"\b(i|i'm|im|i've|ive|my knee|my knees|me)\b", re.I)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from assistant.safety.redflags import Finding, Tier, find_findings, tier_of
+from assistant.safety.redflags import Finding, Tier, find_findings, for_today, tier_of
 from assistant.safety.router import KNEE_WORD, Route
 from assistant.safety.subject import Subject, subject_of
 from assistant.schema import Behavior, Decision
@@ -108,7 +108,7 @@ class Triage:
     @property
     def red_flags(self) -> list[str]:
         """The findings that need care today, in plain words."""
-        return [f.found for f in self.findings if f.tier in ("emergency", "same_day")]
+        return [f.found for f in for_today(self.findings)]
 
     def note(self, stage: str, outcome: str, reason: str) -> None:
         self.decisions.append(Decision(stage=stage, outcome=outcome, reason=reason))

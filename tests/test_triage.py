@@ -160,6 +160,7 @@ def test_router_model_is_saved_and_loaded_without_pickle(tmp_path: Path, embeddi
     _FITTED.clear()
     saved = sorted(p.name for p in (tmp_path / "cache").iterdir())
     assert any(n.endswith(".npz") for n in saved) and any(n.endswith(".json") for n in saved)
+    assert not [n for n in saved if ".partial" in n], "written under temporary names, then renamed"
     again = ScopeRouter(embeddings, data_dir=data, cache_dir=tmp_path / "cache")
     again.train()
     assert again.route("my kneecap aches on the stairs").probabilities == pytest.approx(before.probabilities)

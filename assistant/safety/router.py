@@ -201,13 +201,13 @@ class RouterModel:
     def save(self, path: Path) -> None:
         """Arrays in one .npz, vocabularies in JSON beside it; written to temporary names, then renamed."""
         meta = {"classes": self.classes, "words": self._words.vocabulary_, "chars": self._chars.vocabulary_}
-        partial = path.with_name(path.name + ".partial")
-        np.savez(partial.with_suffix(".npz"), coef=self._coef, intercept=self._intercept,
-                 words_idf=self._words.idf_, chars_idf=self._chars.idf_)
-        partial.with_suffix(".json").write_text(json.dumps(
+        arrays, vocabularies = path.with_name(path.name + ".partial.npz"), path.with_name(path.name + ".partial.json")
+        np.savez(arrays, coef=self._coef, intercept=self._intercept, words_idf=self._words.idf_,
+                 chars_idf=self._chars.idf_)
+        vocabularies.write_text(json.dumps(
             {k: v if k == "classes" else {t: int(i) for t, i in v.items()} for k, v in meta.items()}), "utf-8")
-        partial.with_suffix(".npz").replace(path.with_suffix(".npz"))
-        partial.with_suffix(".json").replace(path.with_suffix(".json"))
+        arrays.replace(path.with_suffix(".npz"))
+        vocabularies.replace(path.with_suffix(".json"))
 
     @classmethod
     def load(cls, path: Path) -> RouterModel:

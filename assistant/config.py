@@ -69,6 +69,14 @@ class RetrievalSettings(BaseModel):
     lexical_weight: float = Field(
         1.0, ge=0.0, le=2.0, description="Weight of the BM25 ranking against the dense ranking in rank fusion."
     )
+    question_weight: float = Field(
+        1.0, ge=0.0, le=2.0,
+        description="Weight of the ranking by the sections' question variants (article front matter) in rank fusion.",
+    )
+    question_candidates: int = Field(5, ge=1, le=50, description="Sections ranked by their questions.")
+    question_min_similarity: float = Field(
+        0.6, ge=0.0, le=1.0, description="A section's best question must be at least this similar to count."
+    )
     min_similarity: float = Field(
         0.25, description="Best chunk similarity below which the answer is 'no_information'."
     )

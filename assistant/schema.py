@@ -29,6 +29,9 @@ class Chunk(BaseModel):
     text: str
     sentences: list[Sentence]
     metadata: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    questions: list[str] = Field(
+        default_factory=list, description="Ways runners ask the question its section answers (first chunk only)."
+    )
 
 
 class Citation(BaseModel):
@@ -62,6 +65,9 @@ class Candidate(BaseModel):
     score: float = Field(description="The chunk's fused (reciprocal-rank) score; it orders chunks of one document.")
     dense: float | None = Field(None, description="Cosine similarity to the query; None if only BM25 found it.")
     bm25: float | None = Field(None, description="BM25 score; None if only the dense search found it.")
+    question: float | None = Field(
+        None, description="Similarity of the query to the section's nearest question variant; None if none counted."
+    )
     doc_score: float | None = Field(
         None, description="Its document's fused score (sum of the best reciprocal-rank shares), which ranks documents."
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from assistant.evaluation.corpus_report import PLAIN_GRADE, PROFESSIONAL, article_report, summary
 from assistant.ingest.frontmatter import SOURCE_MARKER, ArticleMeta
 from assistant.ingest.load import load
 from assistant.safety.output import has_dose
@@ -44,6 +45,35 @@ def test_article(path: Path) -> None:
     assert 300 <= words <= 900, f"{words} words"
 
 
+_LEANS_ON_BEFORE = re.compile(r"(?:It|This|These|That|They|Those|The same|Later evidence|Another)\b")
+
+
+@pytest.mark.parametrize("path", ARTICLES, ids=lambda p: p.stem)
+def test_sections_answer_a_question_first_and_list_how_runners_ask_it(path: Path) -> None:
+    """Answer-first: question headings, a lead that stands alone, 3+ variants, the seed never cited alone."""
+    meta = load(path).meta
+    assert meta is not None
+    report = article_report(path)
+    headings = [s.heading for s in report.sections]
+    assert set(meta.questions) <= set(headings), f"variants for no heading: {set(meta.questions) - set(headings)}"
+    for section in report.sections:
+        assert section.lead, f"'{section.heading}' has no text"
+        assert not _LEANS_ON_BEFORE.match(section.lead), f"lead of '{section.heading}' leans on text before it"
+        assert not section.seed_alone, f"'{section.heading}' cites the 2018 opinion without the evidence on it"
+        if section.heading == PROFESSIONAL:
+            continue
+        assert section.heading.endswith("?"), f"heading is not a question: '{section.heading}'"
+        assert section.variants >= 3, f"'{section.heading}' has {section.variants} question variants (3 or more)"
+
+
+def test_leads_are_plain_on_average() -> None:
+    """The lead sentences the answer shows first read at grade 8 or below, on average and in most sections."""
+    figures = summary([article_report(p) for p in ARTICLES])
+    mean, plain = figures["lead_grade_mean"], figures["leads_at_or_below_grade_8"]
+    assert isinstance(mean, float) and isinstance(plain, float)
+    assert mean <= PLAIN_GRADE and plain >= 0.9, figures
+
+
 def test_front_matter_schema_rejects_bad_articles() -> None:
     good = yaml.safe_load(ARTICLES[0].read_text().split("---")[1])
     ArticleMeta.model_validate(good)
@@ -67,3 +97,15 @@ def test_no_run_of_ten_words_from_the_seed_or_fact_base() -> None:
         for i in range(len(words) - 9):
             run = " ".join(words[i : i + 10])
             assert hashlib.sha256(run.encode()).hexdigest()[:16] not in known, f"{path.name}: copied run '{run}'"
+
+
+def test_reading_grade_ranks_plain_text_below_dense_text() -> None:
+    from assistant.evaluation.readability import grade, syllables
+
+    words = ("knee", "makes", "jumped", "table", "lifted", "patellofemoral")
+    assert [syllables(w) for w in words] == [1, 1, 1, 2, 2, 6]
+    plain = "Stop if the knee swells. Walk home and rest it for a day or two."
+    dense = ("Patellofemoral pain is defined by international consensus as retropatellar or peripatellar pain "
+             "aggravated by activities that load the patellofemoral joint during weight bearing.")
+    assert grade(plain) <= 4 < 14 <= grade(dense)
+    assert grade("") == 0.0

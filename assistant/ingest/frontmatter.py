@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -14,6 +14,8 @@ SourceKind = Literal[
 Audience = Literal["runners", "clinicians", "parents", "coaches", "older-runners"]
 SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 SOURCE_MARKER = re.compile(r"\[(S\d{2})\]")
+MAX_VARIANTS = 12
+Variant = Annotated[str, Field(min_length=3, max_length=300)]
 
 
 class SourceRef(BaseModel):
@@ -63,12 +65,19 @@ class ArticleMeta(BaseModel):
     last_reviewed: dt.date
     reviewed_by: str = Field(min_length=1)
     licence: str = Field(min_length=2)
+    questions: dict[str, list[Variant]] = Field(
+        default_factory=dict,
+        description="Section heading -> other ways runners ask its question (retrieval matches them too).",
+    )
 
     @model_validator(mode="after")
     def _unique_sources(self) -> ArticleMeta:
         ids = [s.id for s in self.sources]
         if len(ids) != len(set(ids)):
             raise ValueError("duplicate source ids in 'sources'")
+        for heading, variants in self.questions.items():
+            if not 1 <= len(variants) <= MAX_VARIANTS:
+                raise ValueError(f"questions for '{heading}': give 1 to {MAX_VARIANTS} variants")
         return self
 
     def source(self, marker: str) -> SourceRef | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -19,6 +20,7 @@ from assistant.ingest.readers import ReadLimits
 from assistant.ingest.scan import scan
 from assistant.ingest.split import TokenBudget, context, split_document
 from assistant.providers.embeddings import LocalEmbeddings
+from assistant.providers.packed import QUESTION_VECTORS, QUESTIONS, pack
 from assistant.providers.store import ChromaStore, DocumentWrite, sources_json
 from assistant.schema import Chunk, IngestReport
 
@@ -208,15 +210,21 @@ class IngestPipeline:
         fresh = [(p, c) for p in pending for c in p.chunks if c.chunk_id not in stored]
         contexts = [context(p.doc.title, c.section, c.text) for p, c in fresh]
         sentences = [strip_markers(s.text) for _, c in fresh for s in c.sentences]
-        # One call for chunks and sentences alike: sorted by length inside, long and short texts do not mix.
-        vectors = self._embeddings.encode(contexts + sentences)
+        questions = [q for _, c in fresh for q in c.questions]
+        # One call for chunks, sentences and questions: sorted by length inside, long and short texts do not mix.
+        vectors = self._embeddings.encode(contexts + sentences + questions)
         found: dict[str, dict[str, Any]] = {p.doc.doc_id: {} for p in pending}
         at = len(contexts)
+        asked = len(contexts) + len(sentences)
         for i, (p, c) in enumerate(fresh):
             found[p.doc.doc_id][c.chunk_id] = (vectors[i], vectors[at : at + len(c.sentences)])
             at += len(c.sentences)
+            if c.questions:  # the chunk is fresh whenever its questions change: they are part of its id
+                c.metadata[QUESTIONS] = json.dumps(c.questions)
+                c.metadata[QUESTION_VECTORS] = pack(vectors[asked : asked + len(c.questions)])
+                asked += len(c.questions)
         writes = [DocumentWrite(p.doc.doc_id, p.chunks, p.metadata, found[p.doc.doc_id]) for p in pending]
-        self._guard.reserve(len(contexts) + len(sentences), sum(map(len, contexts + sentences)))
+        self._guard.reserve(len(vectors), sum(map(len, contexts + sentences + questions)))
         try:
             self._store.replace_documents(writes)
         except (IngestError, OSError, ValueError) as exc:

@@ -88,15 +88,18 @@ def split_document(doc: Document, budget: TokenBudget | None = None) -> list[Chu
     """
     budget = budget or TokenBudget.estimate()
     sections = _sections(doc)
+    asked = doc.meta.questions if doc.meta else {}
     limits = budget.limits([context(doc.title, s.path, "") for s in sections])
     chunks: list[Chunk] = []
     for section, limit in zip(sections, limits, strict=True):
         sec_key = re.sub(r"[^a-z0-9]+", "-", section.path.lower()).strip("-")[:60]
+        questions = _questions(section.path, asked)
         for i, sentences in enumerate(_pack(section, budget, limit)):
             start = sentences[0].start
             text = section.text[start : sentences[-1].end]
             rel = [Sentence(text=s.text, start=s.start - start, end=s.end - start) for s in sentences]
-            digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+            mine = questions if i == 0 else []
+            digest = hashlib.sha256("\n".join([text, *mine]).encode()).hexdigest()[:12]
             chunks.append(
                 Chunk(
                     chunk_id=f"{doc.doc_id}:{sec_key}:{i}:{digest}",
@@ -105,9 +108,18 @@ def split_document(doc: Document, budget: TokenBudget | None = None) -> list[Chu
                     section=section.path,
                     text=text,
                     sentences=rel,
+                    questions=mine,
                 )
             )
     return chunks
+
+
+def _questions(path: str, asked: dict[str, list[str]]) -> list[str]:
+    """The questions a section answers: its heading when phrased as one, then the article's variants for it."""
+    heading = path.rsplit(" > ", 1)[-1].strip()
+    variants = asked.get(path) or asked.get(heading) or []
+    found = ([heading] if heading.endswith("?") else []) + [v.strip() for v in variants]
+    return list(dict.fromkeys(q for q in found if q))
 
 
 def split_sentences(text: str, budget: TokenBudget | None = None, limit: int | None = None) -> list[Sentence]:

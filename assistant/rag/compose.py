@@ -34,6 +34,10 @@ REFERRAL_SECTION = re.compile(r"when to see|who to see|red flag|urgent", re.I)
 REFERRAL_QUESTION = re.compile(
     r"\b(see|doctor|physio\w*|gp|worr\w*|urgent|emergency|a&e|professional|specialist|surgeon|checked)\b", re.I)
 REFERRAL_PENALTY = 0.15
+# A sentence sending the reader to same-day or emergency care answers "when should I worry"; in answer to another
+# question it reads as an alarm about symptoms the person never reported, and the referral already names those signs.
+URGENT_PENALTY = 0.3
+URGENT_ADVICE = re.compile(r"\b(same[- ]day|emergency|a&e|straight away|right away|urgent\w*)\b", re.I)
 
 
 @dataclass
@@ -115,6 +119,8 @@ class ExtractiveComposer:
             chunk_bonus += _lexical(terms, text)
             if demote and REFERRAL_SECTION.search(str(chunk.metadata.get("section", ""))):
                 chunk_bonus -= REFERRAL_PENALTY
+            if demote and URGENT_ADVICE.search(text):
+                chunk_bonus -= URGENT_PENALTY
             score = float(sims[row]) + chunk_bonus
             vector = stored.vectors[row]
             if _DEPENDENT.match(strip_markers(text)):

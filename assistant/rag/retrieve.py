@@ -1,4 +1,5 @@
-"""Hybrid retrieval: dense (Chroma) + BM25, fused by reciprocal rank, documents ranked first, capped per document."""
+"""Hybrid retrieval: dense (Chroma), BM25 and question variants, fused by reciprocal rank, documents ranked first,
+capped per document."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 from assistant.config import RetrievalSettings
 from assistant.ingest.frontmatter import strip_markers
 from assistant.providers.embeddings import LocalEmbeddings
+from assistant.providers.packed import QUESTION_VECTORS, questions_of, unpack
 from assistant.providers.store import ChromaStore, StoredChunk
 from assistant.schema import FilterValue
 
@@ -55,6 +57,7 @@ class HybridRetriever:
         self._lock = threading.Lock()
         self._bm25: Any = None
         self._corpus: list[StoredChunk] = []
+        self._asked = _Questions.empty(int(getattr(embeddings, "dimension", 0) or 0))
 
     def refresh(self) -> None:
         import bm25s
@@ -63,11 +66,14 @@ class HybridRetriever:
         index = None
         if chunks:
             texts = [stems(f"{c.metadata.get('title', '')} {c.metadata.get('section', '')} "
-                              f"{strip_markers(c.text)}") for c in chunks]
+                              f"{strip_markers(c.text)} {' '.join(questions_of(c.metadata))}") for c in chunks]
             index = bm25s.BM25()
             index.index(texts, show_progress=False)
+        asked = _Questions.of(chunks, self._asked.vectors.shape[1])
+        for c in chunks:  # the packed vectors are read once, here; ranked chunks need not carry them
+            c.metadata.pop(QUESTION_VECTORS, None)
         with self._lock:
-            self._bm25, self._corpus = index, chunks
+            self._bm25, self._corpus, self._asked = index, chunks, asked
 
     def embed(self, text: str) -> np.ndarray:
         vector: np.ndarray = self._embeddings.encode([text])[0]
@@ -87,7 +93,10 @@ class HybridRetriever:
         k = k or self._settings.top_k
         vector = self.embed(query) if vector is None else vector
         dense = self._store.query(vector, self._settings.candidates, where=_chroma_where(where))
+        for c in dense:
+            c.metadata.pop(QUESTION_VECTORS, None)
         lexical = self._lexical(query, self._settings.candidates, where or {})
+        asked = self._by_question(vector, self._settings.question_candidates, where or {})
         fused: dict[str, float] = {}
         scores: dict[str, dict[str, float]] = {}
         by_id: dict[str, StoredChunk] = {}
@@ -104,6 +113,12 @@ class HybridRetriever:
             fused[c.chunk_id] = fused.get(c.chunk_id, 0.0) + share
             shares.setdefault(c.doc_id, []).append(share)
             scores.setdefault(c.chunk_id, {})["bm25"] = round(score, 4)
+        for rank, (c, score) in enumerate(asked):
+            by_id.setdefault(c.chunk_id, c)
+            share = self._settings.question_weight / (RRF_K + rank + 1)
+            fused[c.chunk_id] = fused.get(c.chunk_id, 0.0) + share
+            shares.setdefault(c.doc_id, []).append(share)
+            scores.setdefault(c.chunk_id, {})["question"] = round(score, 4)
         # The k best chunks (at most PER_DOC_CAP per document) are chosen by their own fused score, then ordered by
         # their document's score, the sum of its best few shares: an article that matches in several places, by
         # meaning and by words, comes before one lucky chunk.
@@ -128,6 +143,25 @@ class HybridRetriever:
         best = max((c.score for c in dense), default=0.0)
         return Retrieved(query_vector=vector, chunks=chosen, best_similarity=best, scores=scores, query=query)
 
+    def _by_question(
+        self, vector: np.ndarray, k: int, where: dict[str, FilterValue]
+    ) -> list[tuple[StoredChunk, float]]:
+        """Chunks whose section's questions are nearest in meaning to the query (best variant per chunk)."""
+        with self._lock:
+            asked = self._asked
+        if not len(asked.owners) or self._settings.question_weight == 0:
+            return []
+        similarity = asked.vectors @ np.asarray(vector, dtype=np.float32)
+        best: dict[int, float] = {}
+        for owner, sim in zip(asked.owners, similarity.tolist(), strict=True):
+            best[owner] = max(best.get(owner, -1.0), sim)
+        floor = self._settings.question_min_similarity
+        ranked = sorted(((i, sim) for i, sim in best.items() if sim >= floor), key=lambda item: -item[1])
+        hits = [(asked.chunks[i], sim) for i, sim in ranked]
+        if where:
+            hits = [(c, s) for c, s in hits if all(c.metadata.get(key) == v for key, v in where.items())]
+        return hits[:k]
+
     def _lexical(self, query: str, k: int, where: dict[str, FilterValue]) -> list[tuple[StoredChunk, float]]:
         with self._lock:
             index, corpus = self._bm25, self._corpus
@@ -140,6 +174,35 @@ class HybridRetriever:
         if where:
             hits = [(c, s) for c, s in hits if all(c.metadata.get(key) == v for key, v in where.items())]
         return hits[:k]
+
+
+@dataclass
+class _Questions:
+    """Every stored question vector, with the chunk each points to (``owners`` index ``chunks``)."""
+
+    chunks: list[StoredChunk]
+    owners: list[int]
+    vectors: np.ndarray
+
+    @classmethod
+    def empty(cls, dimension: int) -> _Questions:
+        return cls([], [], np.zeros((0, dimension), np.float32))
+
+    @classmethod
+    def of(cls, chunks: list[StoredChunk], dimension: int) -> _Questions:
+        found = cls.empty(dimension)
+        rows: list[np.ndarray] = []
+        for c in chunks:
+            packed = c.metadata.get(QUESTION_VECTORS)
+            vectors = unpack(packed, dimension) if isinstance(packed, str) and dimension else None
+            if vectors is None or not len(vectors):
+                continue
+            found.owners += [len(found.chunks)] * len(vectors)
+            found.chunks.append(c)
+            rows.append(vectors)
+        if rows:
+            found.vectors = np.vstack(rows)
+        return found
 
 
 def _heading(chunk: StoredChunk) -> str:

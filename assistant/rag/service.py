@@ -426,6 +426,7 @@ def _candidates(retrieved: Retrieved) -> list[Candidate]:
         Candidate(chunk_id=c.chunk_id, doc_id=c.doc_id, section=str(c.metadata.get("section", "")),
                   score=retrieved.scores[c.chunk_id].get("fused", 0.0),
                   dense=retrieved.scores[c.chunk_id].get("dense"), bm25=retrieved.scores[c.chunk_id].get("bm25"),
+                  question=retrieved.scores[c.chunk_id].get("question"),
                   doc_score=retrieved.scores[c.chunk_id].get("doc"))
         for c in retrieved.chunks
     ]

@@ -21,7 +21,7 @@ CONFIGURED, EXTRACTIVE = "configured", "extractive"
 NO_FILTER = "no filter"
 FILTER_KEYS = ("kind", "evidence", "doc_id")
 NO_LLM = "No LLM is configured (`llm.provider = extractive`): only the extractive composer is available."
-CANDIDATE_HEADERS = ["rank", "doc", "section", "dense", "bm25", "fused", "chunk"]
+CANDIDATE_HEADERS = ["rank", "doc", "section", "dense", "bm25", "question", "fused", "chunk"]
 CITATION_HEADERS = ["n", "doc", "section", "page", "quote"]
 DECISION_HEADERS = ["stage", "outcome", "reason"]
 REMOVED_HEADERS = ["removed sentence (not supported by its cited passage)"]
@@ -96,7 +96,8 @@ def inside_view(answer: Answer) -> dict[str, Any]:
                     f"**Backend:** {backend_used(answer)} · "
                     f"**Retrieval query:** {answer.query or '—'}"),
         "rendered": answer_markdown(answer),
-        "candidates": [[i, c.doc_id, c.section, _score(c.dense), _score(c.bm25), _score(c.score), c.chunk_id]
+        "candidates": [[i, c.doc_id, c.section, _score(c.dense), _score(c.bm25), _score(c.question),
+                        _score(c.score), c.chunk_id]
                        for i, c in enumerate(answer.candidates, start=1)],
         "citations": [[c.n, c.doc_id, c.section, "" if c.page is None else c.page, c.quote]
                       for c in answer.citations],

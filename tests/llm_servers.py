@@ -111,8 +111,10 @@ def smollm2_gguf() -> Path | None:
 def llama_cpp_server(model: Path, startup_s: float = 120.0) -> Iterator[str]:
     """Run ``python -m llama_cpp.server`` on a free loopback port; yield its ``/v1`` base URL; stop it after."""
     port = free_port()
+    # --n_batch 1: the llama.cpp 0.3.36 build crashes (SIGSEGV) evaluating a prompt in batches on CPUs with AMX
+    # (Xeon Sapphire Rapids); one token at a time costs this 135M model a few seconds and crashes nowhere.
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-           "--port", str(port), "--n_ctx", "2048", "--model_alias", "smollm2"]
+           "--port", str(port), "--n_ctx", "2048", "--n_batch", "1", "--model_alias", "smollm2"]
     # The server logs a lot; a file, unlike an unread pipe, never fills up and stalls it.
     with tempfile.TemporaryFile("w+") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True)

@@ -63,6 +63,9 @@ def rates(cases: list[CaseResult]) -> dict[str, float | None]:
         "citation_validity": _mean(_values(cases, "citations")),
         "hit_at_k": _mean(_details(cases, "retrieval", "hit")),
         "mrr": _mean(_details(cases, "retrieval", "rr")),
+        "first_sentence_on_point": _mean(_details(cases, "composition", "first_on_point")),
+        "no_repeats": _mean(_without(cases, "repeat_pairs")),
+        "no_dangling": _mean(_without(cases, "dangling")),
         "tier_accuracy": _mean(_values(cases, "tier")),
         # Triage rates (issue targets: every red flag for today caught, few false alarms, no knee question declined,
         # no off-topic request answered with medical content).
@@ -92,6 +95,9 @@ def counts(cases: list[CaseResult]) -> dict[str, int | float]:
         "referral_missing": sum(1 for v in _values(cases, "referral") if v == 0.0),
         "citations": int(sum(_details(cases, "citations", "count"))),
         "citation_problems": int(sum(_details(cases, "citations", "invalid"))),
+        "repeat_pairs": sum(len(p) for p in _lists(cases, "repeat_pairs")),
+        "dangling_quotes": sum(len(d) for d in _lists(cases, "dangling")),
+        "reused_quotes": len(reused_quotes(cases)),
         "retrieval_cases": len(ks),
         "mean_k": round(sum(ks) / len(ks), 2) if ks else 0.0,
     }
@@ -176,6 +182,33 @@ def _details(cases: list[CaseResult], name: str, key: str) -> list[float]:
         if s is not None and s.value is not None and isinstance(s.detail.get(key), int | float):
             out.append(float(s.detail[key]))
     return out
+
+
+def _lists(cases: list[CaseResult], key: str) -> list[list[object]]:
+    out: list[list[object]] = []
+    for c in cases:
+        s = c.scores.get("composition")
+        found = s.detail.get(key) if s is not None else None
+        if isinstance(found, list):
+            out.append(found)
+    return out
+
+
+def _without(cases: list[CaseResult], key: str) -> list[float]:
+    """1 for each answer whose composition lists nothing under ``key`` (no repeated pair, no dangling quote)."""
+    return [0.0 if s.detail.get(key) else 1.0 for c in cases
+            if (s := c.scores.get("composition")) is not None and s.value is not None]
+
+
+def reused_quotes(cases: list[CaseResult], least: int = 3) -> list[tuple[str, int]]:
+    """Quotes shown in ``least`` or more answers, most used first: stock sentences that answer nothing in particular."""
+    seen: dict[str, int] = {}
+    for c in cases:
+        s = c.scores.get("composition")
+        quotes = s.detail.get("quotes", []) if s is not None else []
+        for q in set(quotes) if isinstance(quotes, list) else ():
+            seen[str(q)] = seen.get(str(q), 0) + 1
+    return sorted(((q, n) for q, n in seen.items() if n >= least), key=lambda item: -item[1])
 
 
 def _ratio(cases: list[CaseResult], name: str, part: str, whole: str) -> float | None:

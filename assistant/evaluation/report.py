@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from assistant.errors import InputError
 from assistant.evaluation.dataset import METRICS
-from assistant.evaluation.metrics import Check, Summary, every_case_passes, gate, summarise
+from assistant.evaluation.metrics import Check, Summary, every_case_passes, gate, reused_quotes, summarise
 from assistant.evaluation.runinfo import ConfigValue
 from assistant.evaluation.runner import CaseResult, SuiteRun
 
@@ -116,6 +116,10 @@ def render_markdown(report: Report) -> str:
     lines += ["", "## Counts", ""]
     keys = list(cols[0][1].counts)
     lines += _table(["count", *[n for n, _ in cols]], [[k, *[_num(s.counts.get(k, 0)) for _, s in cols]] for k in keys])
+    reused = reused_quotes(report.cases)
+    if reused:
+        lines += ["", f"## Quotes shown in 3 or more answers ({len(reused)})", ""]
+        lines += [f"- {n} answers: {_one_line(q, 140)}" for q, n in reused[:15]]
     if report.checks:
         lines += ["", "## Thresholds", ""]
         lines += _table(["scope", "metric", "minimum", "measured", "result"],

@@ -81,8 +81,9 @@ def build_context(assistant: Assistant, corpus_dir: Path | None = None) -> Conte
     except AssistantError:
         system = ""
     if corpus_dir is not None:
-        return Context(sources=source_texts(corpus_dir), system_prompt=system, origin=f"the files of {corpus_dir}")
-    return Context(sources=assistant.document_texts(), system_prompt=system, origin="the index")
+        return Context(sources=source_texts(corpus_dir), system_prompt=system, origin=f"the files of {corpus_dir}",
+                       embed=assistant.embed)
+    return Context(sources=assistant.document_texts(), system_prompt=system, origin="the index", embed=assistant.embed)
 
 
 def run_suites(

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from assistant.config import AnswerSettings
 from assistant.ingest.frontmatter import SOURCE_MARKER, strip_markers
+from assistant.ingest.split import split_sentences
 from assistant.providers.store import ChromaStore, StoredChunk
 from assistant.rag.retrieve import Retrieved, stems
 from assistant.schema import Citation
 
 _DEPENDENT = re.compile(
-    r"^(it|its|this|that|these|those|they|them|their|such|he|she|both|however|but|also|and|so|then|here|there)\b",
+    r"^(it|its|this|that|these|those|they|them|their|such|he|she|both|however|but|also|and|so|then|here|there|"
+    r"the same|in the same|in that|in this|later|another|other|again|likewise|similarly|as a result|for example|"
+    r"the (?:trial|study|review|panel|survey|cohort|analysis|authors|researchers)\b(?! of| from| by| in \d))\b",
     re.I,
 )
 _STAGES: list[re.Pattern[str]] = [
@@ -25,7 +28,8 @@ _STAGES: list[re.Pattern[str]] = [
     re.compile(r"\b(help|helps|exercise|strength|treat|tape|taping|orthos|reduce|manage|recommend)\b", re.I),
     re.compile(r"\b(see a|physio|doctor|professional|urgent|assess|examin)\b", re.I),
 ]
-NEAR_DUPLICATE = 0.9
+NEAR_DUPLICATE = 0.75  # cosine of two sentence vectors above which they say the same thing in other words
+LEAD_SENTENCES = 2  # a section opens with one or two sentences that answer its heading (corpus/README.md)
 MIN_WORDS = 6
 LEXICAL_WEIGHT = 0.15
 # Every article ends with a "when to see a professional" section; the referral already says that, so those
@@ -34,6 +38,7 @@ REFERRAL_SECTION = re.compile(r"when to see|who to see|red flag|urgent", re.I)
 REFERRAL_QUESTION = re.compile(
     r"\b(see|doctor|physio\w*|gp|worr\w*|urgent|emergency|a&e|professional|specialist|surgeon|checked)\b", re.I)
 REFERRAL_PENALTY = 0.15
+MAX_WITH_LEADS = 7  # sentences at most when several asks each get their lead
 # A sentence sending the reader to same-day or emergency care answers "when should I worry"; in answer to another
 # question it reads as an alarm about symptoms the person never reported, and the referral already names those signs.
 URGENT_PENALTY = 0.3
@@ -71,13 +76,20 @@ class ExtractiveComposer:
         self._settings = settings
 
     def compose(self, retrieved: Retrieved, skip: Callable[[str], bool] | None = None,
-                max_sentences: int | None = None) -> Composition:
+                max_sentences: int | None = None, asks: Sequence[Retrieved] = ()) -> Composition:
         """``skip`` leaves out sentences it is true for (a dose, for a dosing refusal); ``max_sentences`` caps the
-        answer below the configured length (a short background after a clarifying question)."""
+        answer below the configured length (a short background after a clarifying question).
+
+        The answer opens with the lead of the section whose question best matches each ask (``asks``: one retrieval
+        per question of the message, in the order asked; none: the message's own retrieval), quoted whole and in
+        order; the best remaining sentences follow, none saying again what an earlier one said.
+        """
         units = [u for u in self._candidates(retrieved) if skip is None or not skip(u.quote)]
-        picked: list[_Unit] = []
+        leads = self._leads(list(asks) or [retrieved], skip)
+        picked: list[_Unit] = list(leads)
         floor = (units[0].score - 0.2) if units else 0.0
         most = min(self._settings.max_sentences, max_sentences or self._settings.max_sentences)
+        most = min(MAX_WITH_LEADS, most + max(0, len(leads) - LEAD_SENTENCES))
         for unit in units:
             if len(picked) >= most:
                 break
@@ -86,13 +98,41 @@ class ExtractiveComposer:
             if any(_overlaps(unit, p) or float(unit.vector @ p.vector) > NEAR_DUPLICATE for p in picked):
                 continue
             picked.append(unit)
-        picked.sort(key=lambda u: (_stage(u.quote), u.rank, u.start))
+        rest = sorted(picked[len(leads):], key=lambda u: (_stage(u.quote), u.rank, u.start))
+        picked = [*leads, *rest]
         citations: list[Citation] = []
         lines: list[str] = []
         for n, unit in enumerate(picked, start=1):
             citations.append(_citation(n, unit))
-            lines.append(f"{strip_markers(unit.quote)} [{n}]")
+            # every sentence carries its citation, also the two of a quote that keeps a sentence with its antecedent
+            lines.append(" ".join(f"{strip_markers(part.text)} [{n}]" for part in split_sentences(unit.quote)))
         return Composition(text=" ".join(lines), citations=citations, chosen=[u.quote for u in picked])
+
+    def _leads(self, asks: list[Retrieved], skip: Callable[[str], bool] | None) -> list[_Unit]:
+        """The opening sentences of the section best matching each ask by its questions, in the order asked."""
+        out: list[_Unit] = []
+        for ask in asks:
+            matched = [c for c in ask.chunks if ask.scores.get(c.chunk_id, {}).get("question") is not None]
+            if not matched:
+                continue
+            best = max(matched, key=lambda c: ask.scores[c.chunk_id]["question"])
+            if any(u.chunk.chunk_id == best.chunk_id for u in out):
+                continue
+            stored = self._store.sentences([best.chunk_id])
+            opening = len(best.text.split("\n\n", 1)[0])
+            rows = [r for r in sorted(range(len(stored.chunk_ids)), key=lambda r: stored.positions[r])
+                    if stored.ends[r] <= opening][:LEAD_SENTENCES]
+            if not rows:
+                continue
+            units = [_Unit(best, stored.starts[r], stored.ends[r], 1.0, stored.vectors[r], -1) for r in rows]
+            if len(units) == 2 and _DEPENDENT.match(strip_markers(units[1].quote)):  # one quote with its antecedent
+                pair = units[0].vector + units[1].vector
+                units = [_Unit(best, units[0].start, units[1].end, 1.0, pair / (np.linalg.norm(pair) or 1.0), -1)]
+            if any(skip is not None and skip(u.quote) for u in units) or any(
+                    float(u.vector @ p.vector) > NEAR_DUPLICATE for u in units for p in out):
+                continue
+            out += units  # quoted whole and in order, each sentence with its own citation
+        return out
 
     def _candidates(self, retrieved: Retrieved) -> list[_Unit]:
         chunks = {c.chunk_id: c for c in retrieved.chunks}

@@ -79,6 +79,10 @@ class HybridRetriever:
         vector: np.ndarray = self._embeddings.encode([text])[0]
         return vector
 
+    def embed_many(self, texts: list[str]) -> list[np.ndarray]:
+        """Vectors of several texts in one call of the model."""
+        return list(self._embeddings.encode(texts)) if texts else []
+
     def retrieve(
         self,
         query: str,

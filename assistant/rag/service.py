@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 from assistant.config import Settings
 from assistant.ingest.lifecycle import generation, index_dir
 from assistant.ingest.pipeline import IngestPipeline, Progress
@@ -21,6 +23,7 @@ from assistant.rag.llm_compose import LLMComposer
 from assistant.rag.outage import OutageWatch, one_line, unavailable_answer
 from assistant.rag.query import build_query
 from assistant.rag.retrieve import HybridRetriever, Retrieved
+from assistant.rag.understand import Reading, read_message
 from assistant.safety.input import clean_history, clean_text
 from assistant.safety.output import filter_output, has_dose
 from assistant.safety.privacy import TranscriptStore
@@ -104,6 +107,10 @@ class Assistant:
         """Train the scope router now (minutes the first time its data changes, a second after); returns how many
         labelled messages it learnt from."""
         return self._scope.train()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of the embedding model for ``texts`` (evaluators judge paraphrase with them)."""
+        return np.asarray(self._retriever.embed_many(texts), dtype=np.float32).reshape(len(texts), -1)
 
     @property
     def has_llm(self) -> bool:
@@ -223,6 +230,12 @@ class Assistant:
             return self._decline(verdict, timings)
         if verdict.behavior in ("clarify", "refuse_dosing"):
             return self._guarded_help(verdict, turns, options, timings)
+        reading = read_message(verdict.question)
+        if reading.long and reading.asks:
+            decisions.append(Decision(stage="understand", outcome=f"{len(reading.asks)} ask(s)",
+                                      reason=" | ".join(reading.asks)))
+        if reading.mentions:
+            decisions.append(Decision(stage="understand", outcome="mentions", reason="; ".join(reading.mentions)))
         with _timed(timings, "query"):
             query = self._query(verdict.question, turns, options, decisions)
         if verdict.red_flags:
@@ -242,11 +255,13 @@ class Assistant:
                                       reason=f"best similarity {retrieved.best_similarity:.2f} below the floor"))
             return self._finish("no_information", self._prompts.render("templates", "no_information"), [],
                                 query, decisions, candidates, timings, verdict)
+        with _timed(timings, "retrieve"):
+            asks = self._ask_retrievals(reading, options) if not weak else []
         with _timed(timings, "compose"):
-            composition = self._compose(query, retrieved, decisions, options) if not weak else None
+            composition = self._compose(query, retrieved, decisions, options, asks) if not weak else None
         body, citations = (composition.text, composition.citations) if composition else ("", [])
         behavior: Behavior = verdict.behavior or "answer"
-        body = self._frame(verdict, body)
+        body = self._frame(verdict, body, reading.mention_line())
         return self._finish(behavior, body, citations, query, decisions, candidates, timings, verdict)
 
     def _guarded_help(self, verdict: Triage, turns: History, options: AskOptions,
@@ -303,17 +318,27 @@ class Assistant:
                 return condensed
         return build_query(text, turns)
 
+    def _ask_retrievals(self, reading: Reading, options: AskOptions) -> list[Retrieved]:
+        """One retrieval per question of a long message or of one that asks several, so each question gets its
+        own opening answer (a long story around it no longer decides what the answer opens with)."""
+        if not reading.asks or (len(reading.asks) < 2 and not reading.long):
+            return []
+        vectors = self._retriever.embed_many(reading.asks)
+        return [self._retriever.retrieve(ask, k=options.top_k, vector=v, where=options.where)
+                for ask, v in zip(reading.asks, vectors, strict=True)]
+
     def _compose(
-        self, query: str, retrieved: Retrieved, decisions: list[Decision], options: AskOptions
+        self, query: str, retrieved: Retrieved, decisions: list[Decision], options: AskOptions,
+        asks: list[Retrieved] | None = None,
     ) -> Composition:
         """The LLM composer when one is configured (it falls back to extractive by itself), else extractive."""
         if self._llm_composer is None or options.extractive:
-            return self._composer.compose(retrieved)
+            return self._composer.compose(retrieved, asks=asks or ())
         composition = self._llm_composer.compose(query, retrieved)
         decisions.extend(composition.decisions)
         return composition
 
-    def _frame(self, verdict: Triage, body: str) -> str:
+    def _frame(self, verdict: Triage, body: str, understood: str = "") -> str:
         if verdict.behavior == "urgent_referral":
             head = care_advice(self._prompts, verdict.findings, verdict.tier, verdict.subject)
             if body:
@@ -329,6 +354,8 @@ class Assistant:
             parts.append(self._prompts.render("templates", "mixed_off_topic"))
         if verdict.diagnosis_demand:
             parts.append(self._prompts.render("templates", "diagnosis_caveat"))
+        if understood:
+            parts.append(understood)
         if body:
             parts.append(f"{self._prompts.render('templates', 'answer_lead_in')} {body}")
         return "\n\n".join(parts)

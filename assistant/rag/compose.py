@@ -39,6 +39,24 @@ REFERRAL_QUESTION = re.compile(
     r"\b(see|doctor|physio\w*|gp|worr\w*|urgent|emergency|a&e|professional|specialist|surgeon|checked)\b", re.I)
 REFERRAL_PENALTY = 0.15
 MAX_WITH_LEADS = 7  # sentences at most when several asks each get their lead
+# A sentence about a situation the message never raises (an operation, a race, arthritis, a child) is advice for
+# another person: each situation is named by what the sentence says and by what the message would say to raise it.
+SITUATIONS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (re.compile(r"\b(surger\w*|operat(?:ion|ed)\w*|arthroscop\w*|surgeon|post-?op\w*|reconstruct\w*)\b", re.I),
+     re.compile(r"\b(surger\w*|operat\w*|arthroscop\w*|surgeon|scope|post-?op|reconstruct\w*|menisc\w*|torn|tear|"
+                r"mri|acl|ligament)\b", re.I)),
+    (re.compile(r"\b(race|races|racing|race day|marathons?|taper\w*|start line|ultra\w*)\b", re.I),
+     re.compile(r"\b(race|races|racing|marathons?|half|10 ?k|5 ?k|event|ironman|triathlon|parkrun|taper\w*|ultra\w*|"
+                r"compet\w*)\b", re.I)),
+    (re.compile(r"\b(osteoarthritis|arthritis|arthritic)\b", re.I),
+     re.compile(r"\b(arthrit\w*|osteoarthrit\w*|wear(?:ing)? (?:out|down)|worn|cartilage|degenerat\w*|older|age|"
+                r"elderly|[4-9]\d[- ]?(?:years?|yo|y/o)|i'?m [4-9]\d|aged? [4-9]\d|over [4-9]0|grinding|crunch\w*)\b",
+                re.I)),
+    (re.compile(r"\b(teen\w*|adolescen\w*|child\w*|kids?|growth spurts?|young athletes?|schoolchildren)\b", re.I),
+     re.compile(r"\b(teen\w*|adolescen\w*|child\w*|kids?|son|daughter|school|coach\w*|growth|osgood|youth|junior|"
+                r"1[0-7][- ]?(?:years?|yo|y/o)|young athletes?)\b", re.I)),
+)
+CONTEXT_PENALTY = 0.2
 # A sentence sending the reader to same-day or emergency care answers "when should I worry"; in answer to another
 # question it reads as an alarm about symptoms the person never reported, and the referral already names those signs.
 URGENT_PENALTY = 0.3
@@ -161,6 +179,8 @@ class ExtractiveComposer:
                 chunk_bonus -= REFERRAL_PENALTY
             if demote and URGENT_ADVICE.search(text):
                 chunk_bonus -= URGENT_PENALTY
+            if any(says.search(text) and not raised.search(retrieved.query) for says, raised in SITUATIONS):
+                chunk_bonus -= CONTEXT_PENALTY
             score = float(sims[row]) + chunk_bonus
             vector = stored.vectors[row]
             if _DEPENDENT.match(strip_markers(text)):

@@ -105,24 +105,16 @@ class HybridRetriever:
         scores: dict[str, dict[str, float]] = {}
         by_id: dict[str, StoredChunk] = {}
         shares: dict[str, list[float]] = {}  # doc_id -> every reciprocal-rank share its chunks earned
-        for rank, c in enumerate(dense):
-            by_id[c.chunk_id] = c
-            share = 1.0 / (RRF_K + rank + 1)
-            fused[c.chunk_id] = fused.get(c.chunk_id, 0.0) + share
-            shares.setdefault(c.doc_id, []).append(share)
-            scores.setdefault(c.chunk_id, {})["dense"] = round(c.score, 4)
-        for rank, (c, score) in enumerate(lexical):
-            by_id.setdefault(c.chunk_id, c)
-            share = self._settings.lexical_weight / (RRF_K + rank + 1)
-            fused[c.chunk_id] = fused.get(c.chunk_id, 0.0) + share
-            shares.setdefault(c.doc_id, []).append(share)
-            scores.setdefault(c.chunk_id, {})["bm25"] = round(score, 4)
-        for rank, (c, score) in enumerate(asked):
-            by_id.setdefault(c.chunk_id, c)
-            share = self._settings.question_weight / (RRF_K + rank + 1)
-            fused[c.chunk_id] = fused.get(c.chunk_id, 0.0) + share
-            shares.setdefault(c.doc_id, []).append(share)
-            scores.setdefault(c.chunk_id, {})["question"] = round(score, 4)
+        rankings = (("dense", 1.0, [(c, c.score) for c in dense]),
+                    ("bm25", self._settings.lexical_weight, lexical),
+                    ("question", self._settings.question_weight, asked))
+        for name, weight, ranking in rankings:
+            for rank, (c, score) in enumerate(ranking):
+                by_id.setdefault(c.chunk_id, c)
+                share = weight / (RRF_K + rank + 1)
+                fused[c.chunk_id] = fused.get(c.chunk_id, 0.0) + share
+                shares.setdefault(c.doc_id, []).append(share)
+                scores.setdefault(c.chunk_id, {})[name] = round(score, 4)
         # The k best chunks (at most PER_DOC_CAP per document) are chosen by their own fused score, then ordered by
         # their document's score, the sum of its best few shares: an article that matches in several places, by
         # meaning and by words, comes before one lucky chunk.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -15,6 +15,7 @@ from assistant.prompts import PromptBook
 from assistant.providers.store import StoredChunk
 from assistant.rag.compose import Composition, ExtractiveComposer, cite
 from assistant.rag.retrieve import Retrieved
+from assistant.rag.understand import Reading
 from assistant.rag.verify import CitationVerifier, Claim
 from assistant.schema import Citation, Decision
 
@@ -53,21 +54,23 @@ class LLMComposer:
         self._fallback = fallback
         self._timeout_s = timeout_s
 
-    def compose(self, question: str, retrieved: Retrieved, on_token: TokenSink | None = None) -> LLMComposition:
-        """Never raises for a backend failure: the answer then comes from the extractive composer."""
+    def compose(self, question: str, retrieved: Retrieved, on_token: TokenSink | None = None,
+                reading: Reading | None = None, asks: Sequence[Retrieved] = ()) -> LLMComposition:
+        """Never raises for a backend failure: the answer then comes from the extractive composer (given the same
+        per-ask retrievals). ``reading`` gives the model the message's asks, in order, and what it tells."""
         passages = retrieved.chunks
         if not passages:
-            return self._extractive(retrieved, "no passages to give the model")
+            return self._extractive(retrieved, "no passages to give the model", asks=asks)
         try:
-            raw = self._generate(self.messages(question, passages), on_token)
+            raw = self._generate(self.messages(question, passages, reading), on_token)
         except Exception as exc:  # any backend failure (network, server, protocol) must not reach the runner
-            return self._extractive(retrieved, f"model unavailable: {_describe(exc)}")
+            return self._extractive(retrieved, f"model unavailable: {_describe(exc)}", asks=asks)
         verification = self._verifier.verify(raw, passages)
         removed = [Decision(stage="verify", outcome="removed", reason=s) for s in verification.removed]
         total = len(verification.kept) + len(verification.removed)
         if len(verification.kept) < MIN_VERIFIED:
             reason = f"only {len(verification.kept)} of {total} sentences verified"
-            return self._extractive(retrieved, reason, verification.removed, removed)
+            return self._extractive(retrieved, reason, verification.removed, removed, asks=asks)
         text, citations = _assemble(verification.kept, passages)
         verified = f"{len(verification.kept)} of {total} sentences verified"
         used = Decision(stage="compose", outcome="llm", reason=verified)
@@ -95,10 +98,12 @@ class LLMComposer:
             return None, Decision(stage="query", outcome="fallback", reason=f"condensed question unusable ({why})")
         return rewritten, Decision(stage="query", outcome="condensed", reason="follow-up rewritten by the LLM")
 
-    def messages(self, question: str, passages: list[StoredChunk]) -> list[BaseMessage]:
-        """System rules, then the question and the passages as delimited data (never as instructions)."""
+    def messages(self, question: str, passages: list[StoredChunk], reading: Reading | None = None) -> list[BaseMessage]:
+        """System rules, then the question (its asks in order and what it tells, when read) and the passages as
+        delimited data (never as instructions)."""
         from langchain_core.messages import HumanMessage, SystemMessage
 
+        asked = reading is not None and (len(reading.asks) > 1 or reading.long)
         numbered = [
             {"n": n, "title": spotlight(str(c.metadata.get("title", ""))).replace('"', "'"),
              "text": spotlight(strip_markers(c.text))}
@@ -106,8 +111,10 @@ class LLMComposer:
         ]
         return [
             SystemMessage(content=self._prompts.render("llm", "system")),
-            HumanMessage(content=self._prompts.render("llm", "answer", question=spotlight(question),
-                                                      passages=numbered)),
+            HumanMessage(content=self._prompts.render(
+                "llm", "answer", question=spotlight(question), passages=numbered,
+                asks=[spotlight(a) for a in reading.asks] if reading is not None and asked else [],
+                mentions=spotlight("; ".join(reading.mentions)) if reading is not None else "")),
         ]
 
     def _generate(self, messages: list[BaseMessage], on_token: TokenSink | None) -> str:
@@ -147,9 +154,9 @@ class LLMComposer:
 
     def _extractive(
         self, retrieved: Retrieved, reason: str, removed: list[str] | None = None,
-        decisions: list[Decision] | None = None,
+        decisions: list[Decision] | None = None, asks: Sequence[Retrieved] = (),
     ) -> LLMComposition:
-        base = self._fallback.compose(retrieved)
+        base = self._fallback.compose(retrieved, asks=asks)
         return LLMComposition(
             text=base.text,
             citations=base.citations,

@@ -258,7 +258,7 @@ class Assistant:
         with _timed(timings, "retrieve"):
             asks = self._ask_retrievals(reading, options) if not weak else []
         with _timed(timings, "compose"):
-            composition = self._compose(query, retrieved, decisions, options, asks) if not weak else None
+            composition = self._compose(query, retrieved, decisions, options, asks, reading) if not weak else None
         body, citations = (composition.text, composition.citations) if composition else ("", [])
         behavior: Behavior = verdict.behavior or "answer"
         body = self._frame(verdict, body, reading.mention_line())
@@ -329,12 +329,13 @@ class Assistant:
 
     def _compose(
         self, query: str, retrieved: Retrieved, decisions: list[Decision], options: AskOptions,
-        asks: list[Retrieved] | None = None,
+        asks: list[Retrieved] | None = None, reading: Reading | None = None,
     ) -> Composition:
-        """The LLM composer when one is configured (it falls back to extractive by itself), else extractive."""
+        """The LLM composer when one is configured (it falls back to extractive by itself), else extractive; both
+        are given the message's asks."""
         if self._llm_composer is None or options.extractive:
             return self._composer.compose(retrieved, asks=asks or ())
-        composition = self._llm_composer.compose(query, retrieved)
+        composition = self._llm_composer.compose(query, retrieved, reading=reading, asks=asks or ())
         decisions.extend(composition.decisions)
         return composition
 

@@ -12,8 +12,8 @@ from tests.conftest import ROOT
 
 NEW_ARTICLE = """# Knee pain after cycling
 
-Saddle height that is too low bends the knee deeply on every pedal stroke and loads the front of the knee.
-Raising the saddle a little often eases kneecap pain in riders who also run.
+Cleats that twist the foot inward on the pedal can strain the outer side of the knee.
+Setting the cleats so the feet point straight ahead often eases that strain in riders who also run.
 """
 
 
@@ -33,7 +33,7 @@ def test_served_assistant_follows_a_rebuild_by_the_cli(assistant: Assistant, art
     done = _cli("index", "rebuild", str(articles), data_dir=data_dir)
     assert done.returncode == 0, done.stderr
 
-    answer = assistant.ask("Does saddle height matter for knee pain when cycling?")
+    answer = assistant.ask("Can my cycling cleats cause knee pain?")
     assert assistant.follow_index_swap() is False  # already reopened by that ask
     after = {d["doc_id"] for d in assistant.documents()}
     assert after == before - {"outer-knee"} | {"cycling-knee"}

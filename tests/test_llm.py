@@ -211,12 +211,45 @@ def test_silent_model_falls_back_within_timeout_plus_two_seconds(
 def test_ask_stream_ends_with_the_verified_answer(
     assistant: Assistant, settings: Settings, embeddings: LocalEmbeddings
 ) -> None:
-    lines = [*SUPPORTED, UNSUPPORTED[0]]
-    pieces = list(_bot(settings, embeddings, RecordingChatModel(script=scripted(lines))).ask_stream(QUESTION))
+    lines = [SUPPORTED[0], UNSUPPORTED[0], *SUPPORTED[1:]]
+    heard = threading.Event()
+    model = _PausingModel(script=scripted(lines), resume=heard)
+    pieces: list[str | Answer] = []
+    for piece in _bot(settings, embeddings, model).ask_stream(QUESTION):
+        pieces.append(piece)
+        heard.set()  # the first verified sentence arrived: the model may go on
+    final = pieces[-1]
+    assert isinstance(final, Answer) and all(isinstance(p, str) for p in pieces[:-1])
+    assert model.waited_for_reader, "the first sentence reached the reader while the model was still writing"
+    streamed = [p.strip() for p in pieces[:-1] if isinstance(p, str)]
+    assert len(streamed) == 3 and all(p in final.text for p in streamed), (streamed, final.text)
+    assert streamed[0].startswith("Exercise therapy") and streamed[0].endswith("[1]")
+    assert not any("knee brace" in p for p in streamed), "a sentence the verifier removes is never streamed"
+    assert "knee brace" not in final.text and _decisions(final, "verify", "removed")
+
+
+def test_extractive_stream_slices_the_final_text(assistant: Assistant) -> None:
+    pieces = list(assistant.ask_stream(QUESTION))
     final = pieces[-1]
     assert isinstance(final, Answer)
     assert "".join(p for p in pieces[:-1] if isinstance(p, str)) == final.text
-    assert "knee brace" not in final.text and _decisions(final, "verify", "removed")
+
+
+class _PausingModel(RecordingChatModel):
+    """Streams its reply word by word, pausing after the first sentence until ``resume`` is set (or 10 s)."""
+
+    resume: Any = None
+    waited_for_reader: bool = False
+
+    def _stream(self, messages: Any, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> Any:
+        from langchain_core.messages import AIMessageChunk
+        from langchain_core.outputs import ChatGenerationChunk
+
+        text = str(self._generate(messages).generations[0].message.content)
+        for word in re.findall(r"\S+\s*", text):
+            yield ChatGenerationChunk(message=AIMessageChunk(content=word))
+            if word.rstrip().endswith("].") and self.resume is not None:  # the first sentence is out
+                self.waited_for_reader, self.resume = self.resume.wait(timeout=10), None
 
 
 # -- the provider factory ---------------------------------------------------------------------------------------

@@ -30,6 +30,11 @@ _STAGES: list[re.Pattern[str]] = [
 ]
 NEAR_DUPLICATE = 0.75  # cosine of two sentence vectors above which they say the same thing in other words
 LEAD_SENTENCES = 2  # a section opens with one or two sentences that answer its heading (corpus/README.md)
+# A lead answers its section's question, so it opens an answer only when the person asked much the same thing; a
+# bare verdict ("Yes.", "Usually not.") needs a closer match still, since it says nothing of what it answers.
+LEAD_MIN_SIMILARITY = 0.7
+VERDICT_MIN_SIMILARITY = 0.8
+BARE_VERDICT_WORDS = 5
 MIN_WORDS = 6
 LEXICAL_WEIGHT = 0.15
 # Every article ends with a "when to see a professional" section; the referral already says that, so those
@@ -94,16 +99,17 @@ class ExtractiveComposer:
         self._settings = settings
 
     def compose(self, retrieved: Retrieved, skip: Callable[[str], bool] | None = None,
-                max_sentences: int | None = None, asks: Sequence[Retrieved] = ()) -> Composition:
+                max_sentences: int | None = None, asks: Sequence[Retrieved] = (), lead: bool = True) -> Composition:
         """``skip`` leaves out sentences it is true for (a dose, for a dosing refusal); ``max_sentences`` caps the
         answer below the configured length (a short background after a clarifying question).
 
         The answer opens with the lead of the section whose question best matches each ask (``asks``: one retrieval
         per question of the message, in the order asked; none: the message's own retrieval), quoted whole and in
-        order; the best remaining sentences follow, none saying again what an earlier one said.
+        order; the best remaining sentences follow, none saying again what an earlier one said. ``lead=False``:
+        background facts, not an answer (beside a clarifying question or a dosing refusal), so no verdict opens them.
         """
         units = [u for u in self._candidates(retrieved) if skip is None or not skip(u.quote)]
-        leads = self._leads(list(asks) or [retrieved], skip)
+        leads = self._leads(list(asks) or [retrieved], skip) if lead else []
         picked: list[_Unit] = list(leads)
         floor = (units[0].score - 0.2) if units else 0.0
         most = min(self._settings.max_sentences, max_sentences or self._settings.max_sentences)
@@ -134,12 +140,16 @@ class ExtractiveComposer:
             if not matched:
                 continue
             best = max(matched, key=lambda c: ask.scores[c.chunk_id]["question"])
-            if any(u.chunk.chunk_id == best.chunk_id for u in out):
+            similarity = ask.scores[best.chunk_id]["question"]
+            if similarity < LEAD_MIN_SIMILARITY or any(u.chunk.chunk_id == best.chunk_id for u in out):
                 continue
             stored = self._store.sentences([best.chunk_id])
             opening = len(best.text.split("\n\n", 1)[0])
             rows = [r for r in sorted(range(len(stored.chunk_ids)), key=lambda r: stored.positions[r])
                     if stored.ends[r] <= opening][:LEAD_SENTENCES]
+            if rows and similarity < VERDICT_MIN_SIMILARITY and len(
+                    best.text[stored.starts[rows[0]]:stored.ends[rows[0]]].split()) <= BARE_VERDICT_WORDS:
+                rows = rows[1:]  # the verdict alone might answer another question than the one asked
             if not rows:
                 continue
             units = [_Unit(best, stored.starts[r], stored.ends[r], 1.0, stored.vectors[r], -1) for r in rows]

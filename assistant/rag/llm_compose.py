@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -16,7 +17,7 @@ from assistant.providers.store import StoredChunk
 from assistant.rag.compose import Composition, ExtractiveComposer, cite
 from assistant.rag.retrieve import Retrieved
 from assistant.rag.understand import Reading
-from assistant.rag.verify import CitationVerifier, Claim
+from assistant.rag.verify import CitationVerifier, Claim, split_claims
 from assistant.schema import Citation, Decision
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ MAX_CONDENSED = 400  # a longer "question" from the condense prompt is the model
 MIN_VERIFIED = 2  # fewer verified sentences than this is not an answer; the extractive one is used instead
 TokenSink = Callable[[str], None]
 _Events = queue.Queue[tuple[str, object]]
+_ENDED = re.compile(r"[.!?\]]\s+$")  # a reply that has just finished a sentence (and its markers)
 
 
 @dataclass
@@ -55,16 +57,25 @@ class LLMComposer:
         self._timeout_s = timeout_s
 
     def compose(self, question: str, retrieved: Retrieved, on_token: TokenSink | None = None,
-                reading: Reading | None = None, asks: Sequence[Retrieved] = ()) -> LLMComposition:
+                reading: Reading | None = None, asks: Sequence[Retrieved] = (),
+                on_sentence: TokenSink | None = None) -> LLMComposition:
         """Never raises for a backend failure: the answer then comes from the extractive composer (given the same
-        per-ask retrievals). ``reading`` gives the model the message's asks, in order, and what it tells."""
+        per-ask retrievals). ``reading`` gives the model the message's asks, in order, and what it tells.
+
+        ``on_sentence`` hears each sentence of the model's reply as soon as it is complete and verified, numbered as
+        in the final answer; a sentence the verifier removes is never heard.
+        """
         passages = retrieved.chunks
         if not passages:
             return self._extractive(retrieved, "no passages to give the model", asks=asks)
+        if on_sentence is not None:
+            on_token = _VerifiedSentences(self._verifier, passages, on_sentence, on_token)
         try:
             raw = self._generate(self.messages(question, passages, reading), on_token)
         except Exception as exc:  # any backend failure (network, server, protocol) must not reach the runner
             return self._extractive(retrieved, f"model unavailable: {_describe(exc)}", asks=asks)
+        if isinstance(on_token, _VerifiedSentences):
+            on_token.finish()
         verification = self._verifier.verify(raw, passages)
         removed = [Decision(stage="verify", outcome="removed", reason=s) for s in verification.removed]
         total = len(verification.kept) + len(verification.removed)
@@ -171,21 +182,68 @@ def spotlight(text: str) -> str:
     return text.replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _assemble(kept: list[Claim], passages: list[StoredChunk]) -> tuple[str, list[Citation]]:
-    """Renumber markers in reading order; each citation quotes the passage sentence that supports the claim."""
-    numbers: dict[tuple[int, int, int], int] = {}
-    citations: list[Citation] = []
-    lines: list[str] = []
-    for claim in kept:
+class _Numbering:
+    """Markers renumbered in reading order; each citation quotes the passage sentence that supports the claim."""
+
+    def __init__(self, passages: list[StoredChunk]) -> None:
+        self._passages = passages
+        self._numbers: dict[tuple[int, int, int], int] = {}
+        self.citations: list[Citation] = []
+
+    def line(self, claim: Claim) -> str:
         marks: list[int] = []
         for ev in claim.evidence:
             key = (ev.n, ev.start, ev.end)
-            if key not in numbers:
-                numbers[key] = len(numbers) + 1
-                citations.append(cite(numbers[key], passages[ev.n - 1], ev.start, ev.end))
-            marks.append(numbers[key])
-        lines.append(f"{claim.text} " + "".join(f"[{m}]" for m in dict.fromkeys(marks)))
-    return " ".join(lines), citations
+            if key not in self._numbers:
+                self._numbers[key] = len(self._numbers) + 1
+                self.citations.append(cite(self._numbers[key], self._passages[ev.n - 1], ev.start, ev.end))
+            marks.append(self._numbers[key])
+        return f"{claim.text} " + "".join(f"[{m}]" for m in dict.fromkeys(marks))
+
+
+def _assemble(kept: list[Claim], passages: list[StoredChunk]) -> tuple[str, list[Citation]]:
+    numbering = _Numbering(passages)
+    lines = [numbering.line(claim) for claim in kept]
+    return " ".join(lines), numbering.citations
+
+
+class _VerifiedSentences:
+    """A token sink that passes on each sentence once it is complete and its citations check out.
+
+    Sentences are verified one at a time, as the whole reply is afterwards, and numbered as ``_assemble`` numbers
+    the kept ones, so what streams is what the final answer says (unless too few sentences survive and the
+    extractive answer replaces it).
+    """
+
+    def __init__(self, verifier: CitationVerifier, passages: list[StoredChunk], on_sentence: TokenSink,
+                 on_token: TokenSink | None) -> None:
+        self._verifier = verifier
+        self._passages = passages
+        self._on_sentence = on_sentence
+        self._on_token = on_token
+        self._text = ""
+        self._done = 0
+        self._numbering = _Numbering(passages)
+
+    def __call__(self, token: str) -> None:
+        if self._on_token is not None:
+            self._on_token(token)
+        self._text += token
+        claims = split_claims(self._text)
+        complete = len(claims) if _ENDED.search(self._text) else len(claims) - 1  # else the last is still growing
+        for claim in claims[self._done : complete]:
+            for kept in self._verifier.verify(claim.sentence, self._passages).kept:
+                self._on_sentence(self._numbering.line(kept) + " ")
+        self._done = max(self._done, complete)
+
+    def finish(self) -> None:
+        """The reply is complete: its last sentence is complete too."""
+        self._text += "\n"
+        claims = split_claims(self._text)
+        for claim in claims[self._done :]:
+            for kept in self._verifier.verify(claim.sentence, self._passages).kept:
+                self._on_sentence(self._numbering.line(kept) + " ")
+        self._done = len(claims)
 
 
 def _describe(exc: BaseException) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -180,9 +181,13 @@ class Assistant:
 
     def ask(self, question: str, history: object = None, options: AskOptions | None = None) -> Answer:
         """Answer one question; never raises for any string and never returns without a referral."""
+        return self._ask(question, history, options, None)
+
+    def _ask(self, question: str, history: object, options: AskOptions | None,
+             on_sentence: Callable[[str], None] | None) -> Answer:
         self.follow_index_swap()
         with self._gate.shared():
-            answer = self._answer(question, history, options or AskOptions())
+            answer = self._answer(question, history, options or AskOptions(), on_sentence)
         self._outage.answered()
         if self._transcripts is not None:
             limit = self.settings.safety.max_input_chars
@@ -206,7 +211,8 @@ class Assistant:
             return "down"
         return self._outage.state
 
-    def _answer(self, question: str, history: object, options: AskOptions) -> Answer:
+    def _answer(self, question: str, history: object, options: AskOptions,
+                on_sentence: Callable[[str], None] | None = None) -> Answer:
         timings: dict[str, float] = {}
         limit = self.settings.safety.max_input_chars
         raw = question if isinstance(question, str) else str(question) if isinstance(question, int | float) else ""
@@ -258,7 +264,8 @@ class Assistant:
         with _timed(timings, "retrieve"):
             asks = self._ask_retrievals(reading, options) if not weak else []
         with _timed(timings, "compose"):
-            composition = self._compose(query, retrieved, decisions, options, asks, reading) if not weak else None
+            composition = self._compose(query, retrieved, decisions, options, asks, reading,
+                                        on_sentence) if not weak else None
         body, citations = (composition.text, composition.citations) if composition else ("", [])
         behavior: Behavior = verdict.behavior or "answer"
         body = self._frame(verdict, body, reading.mention_line())
@@ -290,7 +297,7 @@ class Assistant:
             candidates = _candidates(retrieved)
             if retrieved.best_similarity >= self.settings.retrieval.min_similarity:
                 with _timed(timings, "compose"):
-                    facts = self._composer.compose(retrieved, skip=has_dose, max_sentences=3)
+                    facts = self._composer.compose(retrieved, skip=has_dose, max_sentences=3, lead=False)
                 if facts.text:
                     citations = facts.citations
                     body = f"{head}\n\n{lead} {facts.text}" if verdict.behavior == "refuse_dosing" else \
@@ -301,12 +308,36 @@ class Assistant:
     def ask_stream(
         self, question: str, history: object = None, options: AskOptions | None = None
     ) -> Iterator[str | Answer]:
-        """Yield the answer text in pieces, then the final ``Answer``."""
-        answer = self.ask(question, history, options)
-        words = answer.text.split(" ")
-        for i in range(0, len(words), 8):
-            yield " ".join(words[i : i + 8]) + (" " if i + 8 < len(words) else "")
-        yield answer
+        """Yield the answer text in pieces, then the final ``Answer`` (whose text the caller shows in the end).
+
+        With an LLM, each sentence of the model's reply is yielded as soon as it is complete and verified (never one
+        the verifier removes); the final answer adds the framing and the referral, or replaces them all when too
+        few sentences survive. The extractive answer is ready at once and comes in slices of its final text.
+        """
+        options = options or AskOptions()
+        if self._llm_composer is None or options.extractive:
+            answer = self.ask(question, history, options)
+            words = answer.text.split(" ")
+            for i in range(0, len(words), 8):
+                yield " ".join(words[i : i + 8]) + (" " if i + 8 < len(words) else "")
+            yield answer
+            return
+        pieces: queue.Queue[str | Answer | BaseException] = queue.Queue()
+
+        def work() -> None:
+            try:
+                pieces.put(self._ask(question, history, options, pieces.put))
+            except BaseException as exc:  # re-raised in the caller's thread
+                pieces.put(exc)
+
+        threading.Thread(target=work, name="ask-stream", daemon=True).start()
+        while True:
+            piece = pieces.get()
+            if isinstance(piece, BaseException):
+                raise piece
+            yield piece
+            if isinstance(piece, Answer):
+                return
 
     # -- helpers -------------------------------------------------------------------------------------
     def _query(self, text: str, turns: History, options: AskOptions, decisions: list[Decision]) -> str:
@@ -330,12 +361,14 @@ class Assistant:
     def _compose(
         self, query: str, retrieved: Retrieved, decisions: list[Decision], options: AskOptions,
         asks: list[Retrieved] | None = None, reading: Reading | None = None,
+        on_sentence: Callable[[str], None] | None = None,
     ) -> Composition:
         """The LLM composer when one is configured (it falls back to extractive by itself), else extractive; both
         are given the message's asks."""
         if self._llm_composer is None or options.extractive:
             return self._composer.compose(retrieved, asks=asks or ())
-        composition = self._llm_composer.compose(query, retrieved, reading=reading, asks=asks or ())
+        composition = self._llm_composer.compose(query, retrieved, reading=reading, asks=asks or (),
+                                                 on_sentence=on_sentence)
         decisions.extend(composition.decisions)
         return composition
 

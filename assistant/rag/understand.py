@@ -39,28 +39,32 @@ _TRIED = {"ic": "icing", "ibuprofen": "ibuprofen", "advil": "ibuprofen", "nsaid"
           "strap": "strapping", "brace": "a brace", "knee support": "a knee support", "insoles": "insoles",
           "orthotics": "orthotics", "cortisone": "cortisone", "new shoes": "new shoes"}
 _NUMBER = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|a few|a couple of|couple of|several)"
+# What was tried or is being considered: named as mentioned, never as "tried" (asking about cortisone is not having it).
+_TRIED_PATTERN = re.compile(r"\b(ic(?:e|ed|ing)|ibuprofen|advil|nsaids?|stretch(?:ed|ing)?|foam roll(?:er|ing)?|"
+                            r"physio(?:therapy)?|rest(?:ed|ing)?|strap(?:ped|ping)?|brace|knee support|insoles|"
+                            r"orthotics|cortisone|new shoes)\b", re.I)
+_NOT_AGE = r"(?:km|k\b|miles?|mins?|minutes|%|weeks?|days?|months?|years? (?:into|of|since)|hours?|lbs?|kg|kilos?)"
+_NEGATED = re.compile(r"\b(?:no|not|never|don'?t|doesn'?t|didn'?t|isn'?t|without)\b[^.?!,;]{0,25}$", re.I)
 _MENTIONS: list[tuple[str, re.Pattern[str]]] = [
     ("a race {0}", re.compile(
         rf"\b(?:in|is|about|only|just|exactly)\s+({_NUMBER}\s+(?:days?|weeks?))|\b(tomorrow|this weekend|"
         rf"next (?:week|weekend|sunday|saturday))\b|\b({_NUMBER}\s+(?:days?|weeks?))\s+(?:away|before|out|to go)",
         re.I)),
     ("pain on the outside of the knee", re.compile(r"\b(outside|outer|lateral)\b[^.?!]{0,25}\bknee|\bknee\b"
-                                                   r"[^.?!]{0,25}\b(outside|outer side|lateral)\b", re.I)),
+                                                   r"[^.?!]{0,40}\b(outside|outer side|lateral)\b", re.I)),
     ("pain on the inside of the knee", re.compile(r"\b(inside|inner|medial)\b[^.?!]{0,25}\bknee|\bknee\b"
-                                                  r"[^.?!]{0,25}\b(inside|inner side|medial)\b", re.I)),
+                                                  r"[^.?!]{0,40}\b(inside|inner side|medial)\b", re.I)),
     ("pain around or under the kneecap", re.compile(r"\b(kneecap|knee cap|patella|front of (?:my|the) knee)", re.I)),
     ("pain on stairs", re.compile(r"\b(stairs?|steps)\b", re.I)),
     ("for {0}", re.compile(rf"\b(?:pain|hurt\w*|ach\w*|sore\w*|injur\w*|problem|issue|bother\w*)\b[^.?!]{{0,40}}"
                            rf"\bfor (?:the (?:past|last) )?({_NUMBER} (?:days?|weeks?|months?|years?))\b", re.I)),
-    ("age {0}", re.compile(r"\b(?:i'?m|i am|aged?)\s+(\d{2})\b(?!\s*(?:km|k\b|miles?|mins?|minutes|%))|"
+    ("age {0}", re.compile(rf"\b(?:i['’]?m|i am|aged?)\s+(\d{{2}})\b(?!\s*{_NOT_AGE})|"
                            r"\b(\d{2})[- ]?(?:years?[- ]old|yo\b|y/o)|\b(\d{2})\s?[mf]\b", re.I)),
     ("new to running", re.compile(r"\b(c25k|couch to 5k|couch-to-5k|beginner|new runner|just started running)\b",
                                   re.I)),
     ("more running lately", re.compile(r"\b(increased|upped|added|ramped up|more) (?:my )?"
                                        r"(?:mileage|miles|distance|hills?|speed ?work|training)\b", re.I)),
-    ("tried {0}", re.compile(r"\b(ic(?:e|ed|ing)|ibuprofen|advil|nsaids?|stretch(?:ed|ing)?|foam roll(?:er|ing)?|"
-                             r"physio(?:therapy)?|rest(?:ed|ing)?|strap(?:ped|ping)?|brace|knee support|insoles|"
-                             r"orthotics|cortisone|new shoes)\b", re.I)),
+    ("{0}", _TRIED_PATTERN),
 ]
 
 
@@ -102,12 +106,14 @@ def _topical(ask: str) -> bool:
 
 def _mentions(message: str) -> list[str]:
     found: list[str] = []
+    sentences = [s for s in _SENTENCE.findall(message) if s.strip()]
     for template, pattern in _MENTIONS:
-        if template.startswith("a race") and not _RACE.search(message):
-            continue
+        # a race date counts only in a sentence about the race; anything counts only where it is not denied
+        text = " ".join(s for s in sentences if _RACE.search(s)) if template.startswith("a race") else message
+        matches = [m for m in pattern.finditer(text) if not _NEGATED.search(text[: m.start()])]
         if "{0}" in template:
-            hits = [next(g for g in m.groups() if g).lower() for m in pattern.finditer(message) if any(m.groups())]
-            if template.startswith("tried"):
+            hits = [next(g for g in m.groups() if g).lower() for m in matches if any(m.groups())]
+            if pattern is _TRIED_PATTERN:
                 hits = [next(v for k, v in _TRIED.items() if h.startswith(k)) for h in hits]
             elif template.startswith("a race"):
                 hits = [h if (h[0].isalpha() and " " not in h) or h.startswith(("next", "this")) else f"in {h}"
@@ -115,6 +121,6 @@ def _mentions(message: str) -> list[str]:
             values = list(dict.fromkeys(hits))
             if values:
                 found.append(template.format(", ".join(values[:3])))
-        elif pattern.search(message):
+        elif matches:
             found.append(template)
     return found[:MAX_MENTIONS]

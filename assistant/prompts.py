@@ -16,6 +16,7 @@ SCHEMA: dict[str, set[str]] = {
         "out_of_scope_health", "chat", "injection_refused", "mixed_off_topic", "refuse_dosing", "dosing_facts_lead_in",
         "urgent_emergency", "urgent", "within_days", "clarify_lead_in", "clarify_general_lead_in",
         "urgent_general_info_lead_in", "diagnosis_caveat", "input_too_long", "empty_input", "unavailable",
+        "not_covered",
     },
     "referral": {"routine", "emergency", "urgent", "within_days", "out_of_scope", "dosing"},
     "llm": {"system", "answer", "condense"},

@@ -74,3 +74,27 @@ def test_what_is_denied_or_only_considered_is_not_read_as_had() -> None:
                             "has hurt for 2 weeks on the outside, but it does not hurt on stairs. Would a cortisone "
                             "shot help?").mentions
     assert mentions == ["pain on the outside of the knee", "for 2 weeks", "cortisone"], mentions
+
+
+def test_a_named_thing_the_sources_never_mention_is_said_plainly(corpus_assistant: Assistant) -> None:
+    from assistant.rag.understand import not_covered
+
+    assert not_covered(["ice bath", "prp"], ["Ice baths after runs ...", "PRP injections lack evidence"]) == []
+    assert not_covered(["yoga"], ["Exercise is the best-backed treatment"]) == ["yoga"]
+    answer = corpus_assistant.ask("Is yoga good for runner's knee?")
+    assert answer.body.startswith("Our sources say nothing specific about yoga")
+    assert any(d.outcome == "not_covered" and d.reason == "yoga" for d in answer.decisions)
+    # no section's verdict is borrowed for the thing the sources never mention
+    assert len(answer.citations[0].quote.split()) > 5, answer.citations[0].quote
+
+
+def test_a_bare_verdict_answers_only_a_yes_or_no_question(corpus_assistant: Assistant) -> None:
+    answer = corpus_assistant.ask("What helps runner's knee?")
+    assert len(answer.citations[0].quote.split()) > 5, answer.citations[0].quote
+    assert corpus_assistant.ask("Would wearing insoles help my sore knee?").citations[0].quote.startswith("Yes")
+
+
+def test_running_outside_is_not_pain_on_the_outside() -> None:
+    assert read_message("My knees sometimes bother me if I run outside. What can I do to help them?").mentions == []
+    assert read_message("I have had knee pain on the outside for a month.").mentions[0] == \
+        "pain on the outside of the knee"

@@ -35,6 +35,9 @@ LEAD_SENTENCES = 2  # a section opens with one or two sentences that answer its 
 LEAD_MIN_SIMILARITY = 0.7
 VERDICT_MIN_SIMILARITY = 0.8
 BARE_VERDICT_WORDS = 5
+YES_NO_QUESTION = re.compile(
+    r"(?:^|[.!?]\s+|\b(?:so|and|but|also|or)\s+)(?:should|shall|can|could|would|will|is|are|am|do|does|did|has|have|"
+    r"was|were|must)\b[^.!?]*\?", re.I)
 MIN_WORDS = 6
 LEXICAL_WEIGHT = 0.15
 # Every article ends with a "when to see a professional" section; the referral already says that, so those
@@ -147,9 +150,10 @@ class ExtractiveComposer:
             opening = len(best.text.split("\n\n", 1)[0])
             rows = [r for r in sorted(range(len(stored.chunk_ids)), key=lambda r: stored.positions[r])
                     if stored.ends[r] <= opening][:LEAD_SENTENCES]
-            if rows and similarity < VERDICT_MIN_SIMILARITY and len(
-                    best.text[stored.starts[rows[0]]:stored.ends[rows[0]]].split()) <= BARE_VERDICT_WORDS:
-                rows = rows[1:]  # the verdict alone might answer another question than the one asked
+            first = best.text[stored.starts[rows[0]] : stored.ends[rows[0]]] if rows else ""
+            bare = bool(rows) and len(first.split()) <= BARE_VERDICT_WORDS
+            if bare and (similarity < VERDICT_MIN_SIMILARITY or not YES_NO_QUESTION.search(ask.query)):
+                rows = rows[1:]  # a bare "Yes." answers only a yes/no question, and only one much like its section's
             if not rows:
                 continue
             units = [_Unit(best, stored.starts[r], stored.ends[r], 1.0, stored.vectors[r], -1) for r in rows]

@@ -24,7 +24,7 @@ from assistant.rag.llm_compose import LLMComposer
 from assistant.rag.outage import OutageWatch, one_line, unavailable_answer
 from assistant.rag.query import build_query
 from assistant.rag.retrieve import HybridRetriever, Retrieved
-from assistant.rag.understand import Reading, read_message
+from assistant.rag.understand import Reading, not_covered, read_message
 from assistant.safety.input import clean_history, clean_text
 from assistant.safety.output import filter_output, has_dose
 from assistant.safety.privacy import TranscriptStore
@@ -263,12 +263,20 @@ class Assistant:
                                 query, decisions, candidates, timings, verdict)
         with _timed(timings, "retrieve"):
             asks = self._ask_retrievals(reading, options) if not weak else []
-        with _timed(timings, "compose"):
-            composition = self._compose(query, retrieved, decisions, options, asks, reading,
-                                        on_sentence) if not weak else None
-        body, citations = (composition.text, composition.citations) if composition else ("", [])
         behavior: Behavior = verdict.behavior or "answer"
-        body = self._frame(verdict, body, reading.mention_line())
+        missing = not_covered(reading.named, [c.text for r in [retrieved, *asks] for c in r.chunks])
+        with _timed(timings, "compose"):
+            # a section's verdict is about what it covers, not about the named thing the sources never mention
+            composition = self._compose(query, retrieved, decisions, options, asks, reading, on_sentence,
+                                        lead=not missing) if not weak else None
+        body, citations = (composition.text, composition.citations) if composition else ("", [])
+        if missing and behavior == "answer":
+            decisions.append(Decision(stage="compose", outcome="not_covered", reason=", ".join(missing)))
+        understood = "\n\n".join(filter(None, [
+            reading.mention_line(),
+            self._prompts.render("templates", "not_covered", names=_listed(missing))
+            if missing and behavior == "answer" else ""]))
+        body = self._frame(verdict, body, understood)
         return self._finish(behavior, body, citations, query, decisions, candidates, timings, verdict)
 
     def _guarded_help(self, verdict: Triage, turns: History, options: AskOptions,
@@ -361,12 +369,12 @@ class Assistant:
     def _compose(
         self, query: str, retrieved: Retrieved, decisions: list[Decision], options: AskOptions,
         asks: list[Retrieved] | None = None, reading: Reading | None = None,
-        on_sentence: Callable[[str], None] | None = None,
+        on_sentence: Callable[[str], None] | None = None, lead: bool = True,
     ) -> Composition:
         """The LLM composer when one is configured (it falls back to extractive by itself), else extractive; both
         are given the message's asks."""
         if self._llm_composer is None or options.extractive:
-            return self._composer.compose(retrieved, asks=asks or ())
+            return self._composer.compose(retrieved, asks=asks or (), lead=lead)
         composition = self._llm_composer.compose(query, retrieved, reading=reading, asks=asks or (),
                                                  on_sentence=on_sentence)
         decisions.extend(composition.decisions)
@@ -480,6 +488,11 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
         yield
     finally:
         timings[stage] = round(timings.get(stage, 0.0) + (time.perf_counter() - start) * 1000, 2)
+
+
+def _listed(names: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _candidates(retrieved: Retrieved) -> list[Candidate]:

@@ -45,15 +45,22 @@ _TRIED_PATTERN = re.compile(r"\b(ic(?:e|ed|ing)|ibuprofen|advil|nsaids?|stretch(
                             r"orthotics|cortisone|new shoes)\b", re.I)
 _NOT_AGE = r"(?:km|k\b|miles?|mins?|minutes|%|weeks?|days?|months?|years? (?:into|of|since)|hours?|lbs?|kg|kilos?)"
 _NEGATED = re.compile(r"\b(?:no|not|never|don'?t|doesn'?t|didn'?t|isn'?t|without)\b[^.?!,;]{0,25}$", re.I)
+
+
+def _side(words: str) -> re.Pattern[str]:
+    """A side of the knee ("the outside of my right knee", "knee hurts on the outer side"), not "running outside"."""
+    return re.compile(
+        rf"\b(?:{words})(?: side| part| edge| bit| aspect)?(?: of)? (?:the |my |his |her |your |both )?"
+        rf"(?:left |right )?knees?\b|\bknees?\b[^.?!]{{0,40}}\bon the (?:{words})(?: side| part| edge)?\b", re.I)
+
+
 _MENTIONS: list[tuple[str, re.Pattern[str]]] = [
     ("a race {0}", re.compile(
         rf"\b(?:in|is|about|only|just|exactly)\s+({_NUMBER}\s+(?:days?|weeks?))|\b(tomorrow|this weekend|"
         rf"next (?:week|weekend|sunday|saturday))\b|\b({_NUMBER}\s+(?:days?|weeks?))\s+(?:away|before|out|to go)",
         re.I)),
-    ("pain on the outside of the knee", re.compile(r"\b(outside|outer|lateral)\b[^.?!]{0,25}\bknee|\bknee\b"
-                                                   r"[^.?!]{0,40}\b(outside|outer side|lateral)\b", re.I)),
-    ("pain on the inside of the knee", re.compile(r"\b(inside|inner|medial)\b[^.?!]{0,25}\bknee|\bknee\b"
-                                                  r"[^.?!]{0,40}\b(inside|inner side|medial)\b", re.I)),
+    ("pain on the outside of the knee", _side("outside|outer|lateral")),
+    ("pain on the inside of the knee", _side("inside|inner|medial")),
     ("pain around or under the kneecap", re.compile(r"\b(kneecap|knee cap|patella|front of (?:my|the) knee)", re.I)),
     ("pain on stairs", re.compile(r"\b(stairs?|steps)\b", re.I)),
     ("for {0}", re.compile(rf"\b(?:pain|hurt\w*|ach\w*|sore\w*|injur\w*|problem|issue|bother\w*)\b[^.?!]{{0,40}}"
@@ -68,6 +75,20 @@ _MENTIONS: list[tuple[str, re.Pattern[str]]] = [
 ]
 
 
+# Treatments, products and circumstances runners ask about by name; when no retrieved passage names one, the answer
+# says so rather than answering around it.
+_NAMED = re.compile(
+    r"\b(glucosamine|chondroitin|collagen|turmeric|curcumin|fish oil|omega[- ]3|vitamin [a-z]\d?|cbd|"
+    r"prp|platelet[- ]rich plasma|hyaluronic(?: acid)?|stem cells?|shockwave|acupuncture|dry needling|cupping|"
+    r"massage guns?|percussion massage|compression (?:sleeves?|socks|tights)|kinesio(?:logy)? tape|k-?tape|"
+    r"ice baths?|cryotherapy|infrared|laser therapy|ultrasound therapy|tens machines?|magnet\w*|copper|"
+    r"heat packs?|saunas?|yoga|pilates|creatine|menstrual (?:cycles?|periods?)|menstruation|"
+    r"cold weather|altitude|pregnan\w*|"
+    r"knee replacements?|hormone\w*|menopause)\b",
+    re.I,
+)
+
+
 @dataclass
 class Reading:
     """What a message asks (in order) and what it tells (short plain phrases)."""
@@ -75,6 +96,7 @@ class Reading:
     message: str
     asks: list[str] = field(default_factory=list)
     mentions: list[str] = field(default_factory=list)
+    named: list[str] = field(default_factory=list)
 
     @property
     def long(self) -> bool:
@@ -90,7 +112,14 @@ def read_message(message: str) -> Reading:
     sentences = [s.strip() for s in _SENTENCE.findall(message) if s.strip()]
     asks = [s for s in sentences if _is_ask(s)]
     topical = [s for s in asks if _topical(s)]
-    return Reading(message=message, asks=topical[:MAX_ASKS], mentions=_mentions(message))
+    named = list(dict.fromkeys(m.group(0).lower() for m in _NAMED.finditer(" ".join(topical) or message)))
+    return Reading(message=message, asks=topical[:MAX_ASKS], mentions=_mentions(message), named=named)
+
+
+def not_covered(named: list[str], passages: list[str]) -> list[str]:
+    """The names no passage mentions (compared by their first five letters, so "ice bath" meets "ice baths")."""
+    text = " ".join(passages).lower()
+    return [n for n in named if not all(w[:5] in text for w in n.split())]
 
 
 def _is_ask(sentence: str) -> bool:

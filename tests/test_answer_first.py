@@ -98,3 +98,11 @@ def test_running_outside_is_not_pain_on_the_outside() -> None:
     assert read_message("My knees sometimes bother me if I run outside. What can I do to help them?").mentions == []
     assert read_message("I have had knee pain on the outside for a month.").mentions[0] == \
         "pain on the outside of the knee"
+
+
+def test_a_lead_without_its_own_marker_cites_the_evidence_of_its_passage(corpus_assistant: Assistant) -> None:
+    answer = corpus_assistant.ask("Should I stop running with runner's knee?")
+    lead = answer.citations[0]
+    assert "[S" not in lead.quote and lead.sources, lead
+    # the article lists the 2018 seed opinion first; the lead rests on the guidance cited beside it instead
+    assert "avera" not in lead.url and not any(s.startswith("Buchanan") for s in lead.sources), lead

@@ -238,7 +238,10 @@ def cite(n: int, chunk: StoredChunk, start: int, end: int) -> Citation:
     meta = chunk.metadata
     quote = chunk.text[start:end]
     refs: dict[str, dict[str, str]] = json.loads(str(meta.get("sources") or "{}"))
-    markers = [m for m in SOURCE_MARKER.findall(quote) if m in refs]
+    # A sentence without its own marker (a section's plain-language lead) rests on the evidence cited around it in
+    # the same passage, not on whichever source the article happens to list first.
+    markers = [m for m in SOURCE_MARKER.findall(quote) if m in refs] or [
+        m for m in SOURCE_MARKER.findall(chunk.text) if m in refs]
     return Citation(
         n=n,
         doc_id=chunk.doc_id,

@@ -152,10 +152,12 @@ class ExtractiveComposer:
                     if stored.ends[r] <= opening][:LEAD_SENTENCES]
             first = best.text[stored.starts[rows[0]] : stored.ends[rows[0]]] if rows else ""
             bare = bool(rows) and len(first.split()) <= BARE_VERDICT_WORDS
-            if bare and (similarity < VERDICT_MIN_SIMILARITY or not YES_NO_QUESTION.search(ask.query)):
+            dropped = bare and (similarity < VERDICT_MIN_SIMILARITY or not YES_NO_QUESTION.search(ask.query))
+            if dropped:
                 rows = rows[1:]  # a bare "Yes." answers only a yes/no question, and only one much like its section's
-            if not rows:
-                continue
+            if not rows or (dropped and _DEPENDENT.match(strip_markers(
+                    best.text[stored.starts[rows[0]] : stored.ends[rows[0]]]))):
+                continue  # what is left would lean on the verdict it follows
             units = [_Unit(best, stored.starts[r], stored.ends[r], 1.0, stored.vectors[r], -1) for r in rows]
             if len(units) == 2 and _DEPENDENT.match(strip_markers(units[1].quote)):  # one quote with its antecedent
                 pair = units[0].vector + units[1].vector

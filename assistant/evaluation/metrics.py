@@ -185,6 +185,7 @@ def _details(cases: list[CaseResult], name: str, key: str) -> list[float]:
 
 
 def _lists(cases: list[CaseResult], key: str) -> list[list[object]]:
+    """What each scored answer's composition lists under ``key`` (answers without quotes list nothing)."""
     out: list[list[object]] = []
     for c in cases:
         s = c.scores.get("composition")
@@ -196,8 +197,7 @@ def _lists(cases: list[CaseResult], key: str) -> list[list[object]]:
 
 def _without(cases: list[CaseResult], key: str) -> list[float]:
     """1 for each answer whose composition lists nothing under ``key`` (no repeated pair, no dangling quote)."""
-    return [0.0 if s.detail.get(key) else 1.0 for c in cases
-            if (s := c.scores.get("composition")) is not None and s.value is not None]
+    return [0.0 if found else 1.0 for found in _lists(cases, key)]
 
 
 def reused_quotes(cases: list[CaseResult], least: int = 3) -> list[tuple[str, int]]:

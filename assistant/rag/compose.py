@@ -150,15 +150,16 @@ class ExtractiveComposer:
             opening = len(best.text.split("\n\n", 1)[0])
             rows = [r for r in sorted(range(len(stored.chunk_ids)), key=lambda r: stored.positions[r])
                     if stored.ends[r] <= opening][:LEAD_SENTENCES]
-            first = best.text[stored.starts[rows[0]] : stored.ends[rows[0]]] if rows else ""
-            bare = bool(rows) and len(first.split()) <= BARE_VERDICT_WORDS
-            dropped = bare and (similarity < VERDICT_MIN_SIMILARITY or not YES_NO_QUESTION.search(ask.query))
-            if dropped:
-                rows = rows[1:]  # a bare "Yes." answers only a yes/no question, and only one much like its section's
-            if not rows or (dropped and _DEPENDENT.match(strip_markers(
-                    best.text[stored.starts[rows[0]] : stored.ends[rows[0]]]))):
-                continue  # what is left would lean on the verdict it follows
             units = [_Unit(best, stored.starts[r], stored.ends[r], 1.0, stored.vectors[r], -1) for r in rows]
+            bare = bool(units) and len(units[0].quote.split()) <= BARE_VERDICT_WORDS
+            if bare and (similarity < VERDICT_MIN_SIMILARITY or not YES_NO_QUESTION.search(ask.query)):
+                # a bare "Yes." answers only a yes/no question, and only one much like its section's; what is left
+                # must not lean on the verdict it followed
+                units = units[1:]
+                if units and _DEPENDENT.match(strip_markers(units[0].quote)):
+                    continue
+            if not units:
+                continue
             if len(units) == 2 and _DEPENDENT.match(strip_markers(units[1].quote)):  # one quote with its antecedent
                 pair = units[0].vector + units[1].vector
                 units = [_Unit(best, units[0].start, units[1].end, 1.0, pair / (np.linalg.norm(pair) or 1.0), -1)]

@@ -229,21 +229,21 @@ class _VerifiedSentences:
         if self._on_token is not None:
             self._on_token(token)
         self._text += token
-        claims = split_claims(self._text)
-        complete = len(claims) if _ENDED.search(self._text) else len(claims) - 1  # else the last is still growing
-        for claim in claims[self._done : complete]:
-            for kept in self._verifier.verify(claim.sentence, self._passages).kept:
-                self._on_sentence(self._numbering.line(kept) + " ")
-        self._done = max(self._done, complete)
+        self._pass_on(last_complete=bool(_ENDED.search(self._text)))  # else the last sentence may still grow
 
     def finish(self) -> None:
         """The reply is complete: its last sentence is complete too."""
         self._text += "\n"
+        self._pass_on(last_complete=True)
+
+    def _pass_on(self, last_complete: bool) -> None:
+        """Verify the sentences completed since the last call; pass on those kept."""
         claims = split_claims(self._text)
-        for claim in claims[self._done :]:
+        complete = len(claims) if last_complete else len(claims) - 1
+        for claim in claims[self._done : complete]:
             for kept in self._verifier.verify(claim.sentence, self._passages).kept:
                 self._on_sentence(self._numbering.line(kept) + " ")
-        self._done = len(claims)
+        self._done = max(self._done, complete)
 
 
 def _describe(exc: BaseException) -> str:

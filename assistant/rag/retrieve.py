@@ -155,7 +155,7 @@ class HybridRetriever:
         ranked = sorted(((i, sim) for i, sim in best.items() if sim >= floor), key=lambda item: -item[1])
         hits = [(asked.chunks[i], sim) for i, sim in ranked]
         if where:
-            hits = [(c, s) for c, s in hits if all(c.metadata.get(key) == v for key, v in where.items())]
+            hits = [(c, s) for c, s in hits if _meets(c, where)]
         return hits[:k]
 
     def _lexical(self, query: str, k: int, where: dict[str, FilterValue]) -> list[tuple[StoredChunk, float]]:
@@ -168,7 +168,7 @@ class HybridRetriever:
         docs, scores = index.retrieve([tokens], k=len(corpus) if where else min(k, len(corpus)), show_progress=False)
         hits = [(corpus[int(i)], float(s)) for i, s in zip(docs[0], scores[0], strict=True) if s > 0]
         if where:
-            hits = [(c, s) for c, s in hits if all(c.metadata.get(key) == v for key, v in where.items())]
+            hits = [(c, s) for c, s in hits if _meets(c, where)]
         return hits[:k]
 
 
@@ -199,6 +199,11 @@ class _Questions:
         if rows:
             found.vectors = np.vstack(rows)
         return found
+
+
+def _meets(chunk: StoredChunk, where: dict[str, FilterValue]) -> bool:
+    """Whether the chunk's metadata equals every given value (the in-memory rankings' side of a ``where``)."""
+    return all(chunk.metadata.get(key) == value for key, value in where.items())
 
 
 def _heading(chunk: StoredChunk) -> str:

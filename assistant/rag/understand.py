@@ -11,11 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from assistant.safety.triage import sentences
+
 MAX_ASKS = 3
 MAX_MENTIONS = 4
 LONG_MESSAGE_WORDS = 40
 
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
 _ASKING = re.compile(
     r"^\s*(?:(?:so|but|and|also|ok|okay|anyway|now|then|well|basically|my question is)[,:]?\s+)*"
     r"(?:should|shall|can|could|would|will|is|are|am|do|does|did|have|has|how|what|why|when|where|which|who|"
@@ -109,11 +110,11 @@ class Reading:
 
 def read_message(message: str) -> Reading:
     """The asks of ``message`` (question sentences with a topic, at most three) and what it mentions."""
-    sentences = [s.strip() for s in _SENTENCE.findall(message) if s.strip()]
-    asks = [s for s in sentences if _is_ask(s)]
+    parts = sentences(message)
+    asks = [s for s in parts if _is_ask(s)]
     topical = [s for s in asks if _topical(s)]
     named = list(dict.fromkeys(m.group(0).lower() for m in _NAMED.finditer(" ".join(topical) or message)))
-    return Reading(message=message, asks=topical[:MAX_ASKS], mentions=_mentions(message), named=named)
+    return Reading(message=message, asks=topical[:MAX_ASKS], mentions=_mentions(message, parts), named=named)
 
 
 def not_covered(named: list[str], passages: list[str]) -> list[str]:
@@ -133,12 +134,11 @@ def _topical(ask: str) -> bool:
     return len([w for w in _WORD.findall(ask.lower()) if w not in _GENERIC]) >= 2
 
 
-def _mentions(message: str) -> list[str]:
+def _mentions(message: str, parts: list[str]) -> list[str]:
     found: list[str] = []
-    sentences = [s for s in _SENTENCE.findall(message) if s.strip()]
     for template, pattern in _MENTIONS:
         # a race date counts only in a sentence about the race; anything counts only where it is not denied
-        text = " ".join(s for s in sentences if _RACE.search(s)) if template.startswith("a race") else message
+        text = " ".join(s for s in parts if _RACE.search(s)) if template.startswith("a race") else message
         matches = [m for m in pattern.finditer(text) if not _NEGATED.search(text[: m.start()])]
         if "{0}" in template:
             hits = [next(g for g in m.groups() if g).lower() for m in matches if any(m.groups())]

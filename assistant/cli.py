@@ -166,6 +166,7 @@ def serve(
     """Serve the Gradio chat."""
     from assistant.ui.app import launch
 
+    typer.echo("starting: loading the embedding model and the index (this takes a few seconds)", err=True)
     bot = _serving_assistant(data_dir)
     where = bot.settings.store.url or bot.settings.paths.data_dir
     typer.echo(f"serving the index in {where} ({bot.index_status()['documents']} documents)", err=True)

@@ -148,6 +148,10 @@ class UISettings(BaseModel):
         default_factory=list, description="Addresses of reverse proxies whose X-Forwarded-For names the client; "
         "empty: the connecting address is the client."
     )
+    root_path: str = Field(
+        "", pattern=r"^(/[A-Za-z0-9._~-]+)*$", description="Sub-path of the public address (e.g. /knee) when a reverse "
+        "proxy serves the app there and forwards requests with that prefix removed; empty: the app is at the root."
+    )
     max_request_kb: int = Field(64, ge=4, description="Largest request body outside staff uploads; larger: 413.")
     rate_limit_per_address: int = Field(
         30, ge=1, description="Questions one client address may ask per minute, over all its sessions."

@@ -34,6 +34,15 @@ class Chunk(BaseModel):
     )
 
 
+class Reference(BaseModel):
+    """One published source behind a quote: who and when, its title, a link to it and who published it."""
+
+    label: str = Field(description="Author or organisation and year, e.g. 'Willy RW 2019'.")
+    title: str
+    link: str = Field("", description="The article itself: its DOI address or the page's URL.")
+    publisher: str = Field("", description="The journal or organisation that published it.")
+
+
 class Citation(BaseModel):
     """What an inline ``[n]`` marker points to; ``quote`` is the exact source text."""
 
@@ -45,6 +54,9 @@ class Citation(BaseModel):
     quote: str
     evidence: str = ""
     sources: list[str] = Field(default_factory=list, description="Underlying references behind the quote.")
+    references: list[Reference] = Field(
+        default_factory=list, description="The same references with their links and publishers, for source cards."
+    )
     page: int | None = Field(None, description="PDF page the quote is on, when the source is a PDF.")
 
 

@@ -84,7 +84,8 @@ def test_output_filter_drops_every_link_and_image_form() -> None:
 
 
 def test_rendered_text_keeps_only_our_markup() -> None:
-    assert footnote_markers("a [1] and [x](y)", {1}) == "a <sup class='fn'>[1]</sup> and \\[x\\](y)"
+    assert footnote_markers("a [1] and [x](y)", {1}) == ("a <a class='fn' href='#sources' title='Open source 1'>[1]</a>"
+                                                         " and \\[x\\](y)")
     shown = plain_markdown("<b>hi</b> ![t](http://e/x.png) **bold** a@b.example")
     assert "<b>" not in shown and "![" not in shown and "**" not in shown and "](" not in shown
     assert len(user_bubble("x" * 5000, limit=2000)) < 400

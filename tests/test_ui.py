@@ -12,12 +12,14 @@ from typer.testing import CliRunner
 from assistant import Assistant
 from assistant.cli import app as cli_app
 from assistant.evaluation.dataset import load_suite
+from assistant.schema import Reference
 from assistant.ui.app import create_app, serve
-from assistant.ui.feedback import FeedbackStore, export_suite
+from assistant.ui.feedback import REASONS, FeedbackStore, export_suite
 from assistant.ui.ratelimit import SessionRateLimiter
-from assistant.ui.render import answer_markdown
+from assistant.ui.render import answer_markdown, plain_reply
 from assistant.ui.staff_ask import Setup, inside_view, staff_ask
 from assistant.ui.staff_login import REFUSED
+from assistant.ui.theme import CSS
 from tests.conftest import free_port
 
 PASSWORD = "correct horse battery staple"
@@ -58,8 +60,11 @@ def test_rendered_answer_shows_source_cards_and_referral(assistant: Assistant) -
     answer = assistant.ask("What helps kneecap pain?")
     md = answer_markdown(answer)
     first = answer.citations[0]
-    assert "<details class='source-card' id='src-1'>" in md and "<sup class='fn'>[1]</sup>" in md
-    assert first.title.replace("'", "&#x27;") in md and "evidence:" in md
+    assert "<details class='source-card cites-1" in md
+    assert "<a class='fn' href='#sources' title='Open source 1'>[1]</a>" in md
+    assert first.title.replace("'", "&#x27;") in md and "Evidence:" in md
+    assert "[S" not in md.split("class='sources'")[1]  # quotes on the cards are clean; references are listed
+    assert "<ul class='src-refs'><li class='src-ref'><a href='https://" in md
     assert "class='referral'" in md and md.rstrip().endswith("</div>")
     urgent = answer_markdown(assistant.ask("my knee locked and will not straighten"))
     assert urgent.startswith("<div class='urgent-alert' role='alert'><strong>⚠ Urgent")
@@ -68,13 +73,31 @@ def test_rendered_answer_shows_source_cards_and_referral(assistant: Assistant) -
 
 def test_source_card_escapes_document_fields(assistant: Assistant) -> None:
     answer = assistant.ask("What helps kneecap pain?")
+    hostile_ref = Reference(label="<b>Willy 2019</b>", title="guideline' onmouseover='x", link="javascript:alert(1)",
+                            publisher="<i>BJSM</i>")
     hostile = answer.citations[0].model_copy(update={"title": "<img src=x onerror=alert(1)>", "section": "Page 3",
                                                      "url": "javascript:alert(1)", "page": 3,
-                                                     "sources": ["<b>Willy 2019</b>: guideline"]})
+                                                     "references": [hostile_ref]})
     md = answer_markdown(answer.model_copy(update={"citations": [hostile]}))
-    assert "<img" not in md and "&lt;img" in md and "javascript:" not in md and "<b>" not in md
-    assert "<span class='src-page'>p. 3</span>" in md and "Page 3" not in md  # the page is not said twice
-    assert "&lt;b&gt;Willy 2019&lt;/b&gt;: guideline" in md
+    assert "<img" not in md and "&lt;img" in md and "javascript:" not in md and "<b>" not in md and "<i>" not in md
+    assert "p. 3" in md and "Page 3" not in md  # the page is not said twice
+    assert "&lt;b&gt;Willy 2019&lt;/b&gt;: guideline&#x27; onmouseover=&#x27;x" in md
+
+
+def test_cards_group_quotes_by_article_and_passage(assistant: Assistant) -> None:
+    """Issue 21: three cards of the same article; [n] opened nothing; links went to a publisher's home page."""
+    answer = assistant.ask("What helps kneecap pain?")
+    base = answer.citations[0]
+    same_passage = base.model_copy(update={"n": 2, "quote": "Another sentence [S05]."})
+    other_passage = base.model_copy(update={"n": 3, "section": "Another section", "quote": "Third [S06]."})
+    other_article = base.model_copy(update={"n": 4, "doc_id": "other", "title": "Other article"})
+    md = answer_markdown(answer.model_copy(update={"body": "A [1]. B [2]. C [3]. D [4].",
+                                                   "citations": [base, same_passage, other_passage, other_article]}))
+    assert md.count("class='src-article'") == 2 and md.count("<details class='source-card ") == 3
+    assert "'source-card cites-1 cites-2'" in md and "'source-card cites-3'" in md and "'source-card cites-4'" in md
+    assert "Another sentence." in md and "[S05]" not in md
+    for n in range(1, 5):
+        assert f"<a class='fn' href='#sources' title='Open source {n}'>[{n}]</a>" in md
 
 
 def test_rate_limiter_allows_a_burst_then_asks_to_wait() -> None:
@@ -105,6 +128,60 @@ def test_like_stores_feedback_in_sqlite(assistant: Assistant) -> None:
     (entry,) = FeedbackStore(path).entries()
     assert entry.rating == "down" and entry.question == "What helps kneecap pain?" and entry.behavior == "answer"
     assert entry.answer and "<details" not in entry.answer and entry.sources
+
+
+def test_a_thumbs_down_offers_reasons_and_keeps_only_a_listed_one(assistant: Assistant) -> None:
+    app = create_app(assistant).runner
+    respond, on_like = _handler(app, "respond"), _handler(app, "on_like")
+    offer, on_reason = _handler(app, "offer_reason"), _handler(app, "on_reason")
+    *_, (_, chat, state) = respond("What helps kneecap pain?", None, None)
+    on_like(state, gr.LikeData(None, {"index": len(chat) - 1, "value": chat[-1], "liked": False}), None)
+    row, _, entry = offer(state)
+    assert row["visible"] is True and isinstance(entry, int)
+    assert offer(state)[0]["visible"] is False  # offered once
+    assert on_reason("<script>free text</script>", entry)[0] == ""  # not one of the choices: nothing kept
+    assert "helps staff" in on_reason(REASONS[2], entry)[0]
+    store = FeedbackStore.in_data_dir(assistant.settings.paths.data_dir)
+    assert store.get(entry).reason == REASONS[2]
+    liked = store.add("up", "q", "a", "answer", [])
+    with pytest.raises(KeyError):
+        store.add_reason(liked, REASONS[0])  # reasons belong to thumbs-down only
+
+
+def test_feedback_file_from_before_reasons_gains_the_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "feedback.sqlite3") as db:
+        db.execute("CREATE TABLE feedback (id INTEGER PRIMARY KEY AUTOINCREMENT, created REAL NOT NULL, rating TEXT "
+                   "NOT NULL, question TEXT NOT NULL, answer TEXT NOT NULL, behavior TEXT NOT NULL, sources TEXT NOT "
+                   "NULL DEFAULT '', corrected_answer TEXT NOT NULL DEFAULT '', key_facts TEXT NOT NULL DEFAULT '', "
+                   "expected_behavior TEXT NOT NULL DEFAULT '', reviewed REAL)")
+        db.execute("INSERT INTO feedback (created, rating, question, answer, behavior) VALUES (1, 'down', 'q', 'a', "
+                   "'answer')")
+    store = FeedbackStore.in_data_dir(tmp_path)
+    assert store.entries()[0].reason == ""
+    store.add_reason(1, REASONS[0])
+    assert store.get(1).reason == REASONS[0]
+
+
+def test_system_replies_are_marked_so_they_offer_no_thumbs() -> None:
+    assert plain_reply("Busy <b>now</b>") == "<span class='system-reply'>Busy &lt;b&gt;now&lt;/b&gt;</span>"
+    assert ".message-row:has(.system-reply)" in CSS
+
+
+def test_chat_and_embed_scripts_are_served_at_stable_paths(assistant: Assistant) -> None:
+    from fastapi.testclient import TestClient
+
+    web = create_app(assistant)
+    with TestClient(web.api, base_url="http://127.0.0.1") as http:
+        for name, marker in (("embed.js", "data-knee-assistant"), ("chat.js", "question-count")):
+            response = http.get("/" + name)
+            assert response.status_code == 200 and marker in response.text
+            assert response.headers["content-type"].startswith("text/javascript")
+            assert response.headers["x-content-type-options"] == "nosniff"
+        head = web.runner.config.get("head") or ""
+        assert '<script src="chat.js" defer></script>' in head
+    web.close()
 
 
 def test_feedback_export_as_suite_via_cli(tmp_path: Path) -> None:

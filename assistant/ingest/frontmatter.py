@@ -27,6 +27,9 @@ class SourceRef(BaseModel):
     title: str = Field(min_length=3)
     authors: str | None = None
     organisation: str | None = None
+    publisher: str | None = Field(
+        None, description="Journal or organisation that published it, named on the source card beside the link."
+    )
     year: int | None = Field(None, ge=1900, le=2100, description="Publication year; omit for undated web pages.")
     url: str | None = Field(None, pattern=r"^https?://")
     doi: str | None = Field(None, pattern=r"^10\.\d{4,9}/\S+$")

@@ -262,7 +262,8 @@ def _attach_metadata(doc: Document, chunks: list[Chunk]) -> None:
         "year": m.last_reviewed.year if m else 0,
         "url": m.sources[0].link if m else "",
         "sources": sources_json(
-            {s.id: {"short": s.short, "title": s.title, "link": s.link, "kind": s.kind} for s in m.sources}
+            {s.id: {"short": s.short, "title": s.title, "link": s.link, "kind": s.kind,
+                    "publisher": s.publisher or s.organisation or ""} for s in m.sources}
             if m
             else {}
         ),

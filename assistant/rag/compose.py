@@ -14,7 +14,7 @@ from assistant.ingest.frontmatter import SOURCE_MARKER, strip_markers
 from assistant.ingest.split import split_sentences
 from assistant.providers.store import ChromaStore, StoredChunk
 from assistant.rag.retrieve import Retrieved, stems
-from assistant.schema import Citation
+from assistant.schema import Citation, Reference
 
 _DEPENDENT = re.compile(
     r"^(it|its|this|that|these|those|they|them|their|such|he|she|both|however|but|also|and|so|then|here|there|"
@@ -254,5 +254,7 @@ def cite(n: int, chunk: StoredChunk, start: int, end: int) -> Citation:
         quote=quote,
         evidence=str(meta.get("evidence", "")),
         sources=[f"{refs[m]['short']}: {refs[m]['title']}" for m in dict.fromkeys(markers)],
+        references=[Reference(label=refs[m]["short"], title=refs[m]["title"], link=refs[m].get("link", ""),
+                              publisher=refs[m].get("publisher", "")) for m in dict.fromkeys(markers)],
         page=int(meta["page"]) if "page" in meta else None,
     )

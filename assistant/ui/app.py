@@ -9,6 +9,7 @@ where configured, CORS.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -59,7 +60,7 @@ def create_app(assistant: Assistant) -> WebApp:
     from assistant.ui.staff import build_staff_app
     from assistant.ui.staff_auth import staff_accounts
     from assistant.ui.staff_login import StaffLogin
-    from assistant.ui.theme import CSS, STAFF_CSS
+    from assistant.ui.theme import CSS, STAFF_CSS, theme
 
     settings = assistant.settings
     ui = settings.ui
@@ -82,11 +83,14 @@ def create_app(assistant: Assistant) -> WebApp:
         staff = build_staff_app(assistant, feedback)
         _tune(staff, ui.queue_size, ui.sessions_kept)
         gr.mount_gradio_app(api, staff, path="/staff", auth_dependency=login.account_of, max_file_size=max_upload,
-                            css=STAFF_CSS, **common)
+                            css=STAFF_CSS, theme=theme(), **common)
+    add_scripts(api)
     runner = build_runner_app(assistant, feedback)
     _tune(runner, ui.queue_size, ui.sessions_kept)
     # The runner's Gradio app has no file input: its upload route is closed (security.py), and this caps the rest.
-    gr.mount_gradio_app(api, runner, path="/", max_file_size=1024, css=CSS, **common)
+    # Its page loads /chat.js (relative, so it works under a sub-path too); a script from the app itself passes the CSP.
+    gr.mount_gradio_app(api, runner, path="/", max_file_size=1024, css=CSS, theme=theme(),
+                        head='<script src="chat.js" defer></script>', **common)
     upload_bytes = max_upload * ui.max_upload_files + 64 * 1024
     api.add_middleware(SecurityMiddleware, limits=Limits(
         body_bytes=ui.max_request_kb * 1024, upload_bytes=upload_bytes, upload_files=ui.max_upload_files,
@@ -98,6 +102,28 @@ def create_app(assistant: Assistant) -> WebApp:
         api.add_middleware(CORSMiddleware, allow_origins=[])
     api.add_middleware(TrustedHostMiddleware, allowed_hosts=_hosts(ui.allowed_hosts, ui.host))
     return WebApp(api=api, runner=runner, staff=staff)
+
+
+SCRIPTS = ("chat.js", "embed.js")
+
+
+def add_scripts(api: Any) -> None:
+    """Serve the chat's own script and the embed loader at stable paths (``/embed.js`` is what a clinic page loads).
+
+    Both are files of this package, read once; they change only with the app, so a browser may keep them an hour.
+    """
+    from importlib import resources
+
+    from fastapi.responses import Response
+
+    for name in SCRIPTS:
+        body = resources.files("assistant.ui").joinpath("static", name).read_bytes()
+
+        def script(body: bytes = body) -> Any:
+            return Response(body, media_type="text/javascript; charset=utf-8",
+                            headers={"cache-control": "public, max-age=3600"})
+
+        api.add_api_route("/" + name, script, methods=["GET"], include_in_schema=False)
 
 
 def _tune(blocks: Any, queue_size: int, sessions_kept: int | None) -> None:
@@ -118,11 +144,15 @@ def _hosts(allowed: list[str], bind: str) -> list[str]:
     return sorted(hosts | {f"[{h}]" for h in hosts if ":" in h})
 
 
-def serve(web: WebApp, host: str, port: int, *, block: bool = True, trusted_proxies: list[str] | None = None) -> None:
-    """Run the application with uvicorn on ``host:port``; ``block=False`` returns once it accepts connections."""
+def serve(web: WebApp, host: str, port: int, *, block: bool = True, trusted_proxies: list[str] | None = None,
+          root_path: str = "") -> None:
+    """Run the application with uvicorn on ``host:port``; ``block=False`` returns once it accepts connections.
+
+    ``root_path`` is the public sub-path when a proxy strips it before forwarding (``ui.root_path``).
+    """
     import uvicorn
 
-    config = uvicorn.Config(web.api, host=host, port=port, log_level="warning", access_log=False,
+    config = uvicorn.Config(web.api, host=host, port=port, log_level="warning", access_log=False, root_path=root_path,
                             proxy_headers=bool(trusted_proxies), forwarded_allow_ips=trusted_proxies or [],
                             server_header=False, timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
@@ -136,9 +166,15 @@ def serve(web: WebApp, host: str, port: int, *, block: bool = True, trusted_prox
         time.sleep(0.05)
     if not block:
         return
+    if threading.current_thread() is threading.main_thread():
+        # `docker stop` and systemd send SIGTERM: stop as on Ctrl-C (the server runs in a thread, so uvicorn's own
+        # handlers are not installed and the process would otherwise be killed after the grace period).
+        signal.signal(signal.SIGTERM, lambda *_: setattr(server, "should_exit", True))
     shown = f"[{host}]" if ":" in host else host
-    print(f"ready: the chat is on http://{shown}:{port}/" + (" and the staff console on /staff" if web.staff else ""),
-          file=sys.stderr, flush=True)
+    base = f"http://{shown}:{port}/"
+    print(f"ready: the chat is on {base} (embed script {base}embed.js, health {base}health"
+          + (f", staff console {base}staff" if web.staff else ", staff console off") + ")"
+          + (f"; public sub-path {root_path}" if root_path else ""), file=sys.stderr, flush=True)
     try:
         while web._thread.is_alive():
             web._thread.join(timeout=1)
@@ -152,7 +188,8 @@ def launch(assistant: Assistant, host: str, port: int) -> None:
     """Serve on ``host:port`` (loopback by default) until interrupted."""
     ui = assistant.settings.ui
     limit_torch_threads(ui.torch_threads)
-    serve(create_app(assistant), host, port, trusted_proxies=ui.trusted_proxies)  # serve prints the ready line
+    # serve prints the ready line
+    serve(create_app(assistant), host, port, trusted_proxies=ui.trusted_proxies, root_path=ui.root_path)
 
 
 def limit_torch_threads(threads: int) -> None:

@@ -43,9 +43,17 @@ CREATE TABLE IF NOT EXISTS feedback (
     corrected_answer TEXT NOT NULL DEFAULT '',
     key_facts TEXT NOT NULL DEFAULT '',
     expected_behavior TEXT NOT NULL DEFAULT '',
-    reviewed REAL
+    reviewed REAL,
+    reason TEXT NOT NULL DEFAULT ''
 )
 """
+# What a runner may say was wrong with an answer after a thumbs-down: a fixed list, so no free text is kept.
+REASONS = (
+    "It did not answer my question",
+    "Something in it seems wrong or unsafe",
+    "Hard to understand",
+    "Too long or repetitive",
+)
 
 
 class Entry(BaseModel):
@@ -62,6 +70,7 @@ class Entry(BaseModel):
     key_facts: list[str] = Field(default_factory=list, description="'a|b' alternatives, as must_mention.")
     expected_behavior: str = ""
     reviewed: float | None = None
+    reason: str = Field("", description="What the runner said was wrong, one of REASONS (thumbs-down only).")
 
 
 class FeedbackStore:
@@ -81,6 +90,8 @@ class FeedbackStore:
         with closing(sqlite3.connect(self.path, timeout=10)) as db, db:
             db.row_factory = sqlite3.Row
             db.execute(_SCHEMA)
+            if "reason" not in {r["name"] for r in db.execute("PRAGMA table_info(feedback)")}:  # a file from before
+                db.execute("ALTER TABLE feedback ADD COLUMN reason TEXT NOT NULL DEFAULT ''")
             yield db
 
     def add(self, rating: Rating, question: str, answer: str, behavior: str, sources: list[str]) -> int:
@@ -93,6 +104,15 @@ class FeedbackStore:
                 row,
             )
             return int(cur.lastrowid or 0)
+
+    def add_reason(self, entry_id: int, reason: str) -> None:
+        """What was wrong with a thumbed-down answer; only one of ``REASONS`` is accepted."""
+        if reason not in REASONS:
+            raise ValueError(f"reason must be one of: {'; '.join(REASONS)}")
+        with self._db() as db:
+            cur = db.execute("UPDATE feedback SET reason = ? WHERE id = ? AND rating = 'down'", (reason, entry_id))
+            if cur.rowcount == 0:
+                raise KeyError(entry_id)
 
     def review(self, entry_id: int, corrected_answer: str, key_facts: list[str], expected_behavior: str) -> Entry:
         """Store the staff correction; ``expected_behavior`` must be one of the suite format's behaviours."""

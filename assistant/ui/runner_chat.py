@@ -17,9 +17,18 @@ import gradio as gr
 from assistant.rag.outage import one_line
 from assistant.rag.service import Assistant
 from assistant.schema import Answer
-from assistant.ui.feedback import FeedbackStore, Rating
+from assistant.ui.feedback import REASONS, FeedbackStore, Rating
 from assistant.ui.ratelimit import BUSY, AnswerGate, SessionRateLimiter, too_fast_message
-from assistant.ui.render import NOTICE, STARTERS, answer_markdown, plain_reply, runner_view, user_bubble
+from assistant.ui.render import (
+    NOTICE,
+    STARTERS,
+    WELCOME,
+    answer_markdown,
+    limit_class,
+    plain_reply,
+    runner_view,
+    user_bubble,
+)
 
 log = logging.getLogger(__name__)
 Chat = list[dict[str, Any]]
@@ -132,12 +141,41 @@ def build_runner_app(assistant: Assistant, feedback: FeedbackStore) -> Any:
         if limits.feedback.check(client_address(request)):
             return "Thanks. Too many ratings from your connection right now; please try again later."
         try:
-            feedback.add(rating, record["question"], record["body"], record["behavior"], record["sources"])
+            entry = feedback.add(rating, record["question"], record["body"], record["behavior"], record["sources"])
         except (sqlite3.Error, OSError) as exc:  # locked, read-only, deleted or damaged: say so, keep serving
             log.warning("feedback not saved: %s", one_line(exc))
             return "Sorry, your rating could not be saved right now. Please try again later."
         record["rated"] = True
-        return "Thanks, your feedback was saved." if rating == "up" else "Thanks, staff will review this answer."
+        if rating == "up":
+            return "Thanks, your feedback was saved."
+        if conversation is not None:
+            conversation["disliked"] = entry  # offer_reason asks what was wrong with it
+        return "Thanks, staff will review this answer. If you like, tell us what was wrong:"
+
+    def offer_reason(conversation: dict[str, Any] | None) -> tuple[Any, Any, int | None]:
+        """After a saved thumbs-down, the optional "what was wrong?" choices; otherwise nothing."""
+        entry = (conversation or {}).pop("disliked", None)
+        return gr.update(visible=entry is not None), gr.update(value=None), entry
+
+    def on_reason(reason: Any, entry: int | None) -> tuple[str, Any, None]:
+        if entry is None or reason not in REASONS:
+            return "", gr.update(visible=False), None
+        try:
+            feedback.add_reason(entry, reason)
+        except (sqlite3.Error, OSError, KeyError, ValueError) as exc:
+            log.warning("feedback reason not saved: %s", one_line(exc))
+            return "Sorry, that could not be saved right now.", gr.update(visible=False), None
+        return "Thank you, that helps staff fix it.", gr.update(visible=False), None
+
+    def on_starter(conversation: dict[str, Any] | None, data: gr.SelectData,
+                   request: gr.Request) -> Iterator[tuple[str, Chat, dict[str, Any]]]:
+        """A starter question in the empty chat is sent at once."""
+        value = data.value if isinstance(data.value, dict) else {}
+        text = value.get("text") if isinstance(value.get("text"), str) else ""
+        if text not in STARTERS:  # only the app's own starters arrive this way
+            yield "", (conversation or new_conversation())["shown"], conversation or new_conversation()
+            return
+        yield from respond(text, conversation, request)
 
     def ask_api(question: Any, history: Any, request: gr.Request) -> dict[str, Any]:
         """The runner's view of an answer: text, body, citations, behavior, referral."""
@@ -155,19 +193,29 @@ def build_runner_app(assistant: Assistant, feedback: FeedbackStore) -> Any:
                 return runner_view(assistant.unavailable(text, exc))
 
     with gr.Blocks(title="Runner's Knee Assistant", analytics_enabled=False) as app:
-        gr.Markdown("## Runner's Knee Assistant")
+        gr.Markdown("## Runner's Knee Assistant", elem_id="title")
         gr.Markdown(NOTICE, elem_id="notice")
         conversation = gr.State(new_conversation())
-        chatbot = gr.Chatbot(label="Conversation", height="70vh", min_height=360, elem_id="chat", sanitize_html=True,
-                             feedback_options=("Like", "Dislike"), buttons=["copy"])
-        box = gr.Textbox(placeholder="Ask about your knee and running…", max_length=limit, show_label=False,
-                         elem_id="question", submit_btn=True)
+        pending = gr.State(None)  # the feedback entry a "what was wrong?" choice belongs to
+        # No label (a sticky label covered the first line) and no autoscroll: /chat.js opens each reply at its start.
+        chatbot = gr.Chatbot(show_label=False, height="70vh", min_height=320, elem_id="chat", sanitize_html=True,
+                             feedback_options=("Like", "Dislike"), buttons=["copy"], autoscroll=False,
+                             placeholder=WELCOME, examples=[{"text": q} for q in STARTERS])
+        # No max_length: the browser would cut a pasted message silently. /chat.js counts near the limit and holds
+        # back a longer message; the assistant refuses one that arrives anyway, saying why, and the box keeps it.
+        box = gr.Textbox(placeholder="Ask about your knee and running…", show_label=False, elem_id="question",
+                         submit_btn=True, lines=1, max_lines=4, elem_classes=[limit_class(limit)])
         thanks = gr.Markdown("", elem_id="feedback-status")
-        gr.Examples(STARTERS, inputs=box, label="Try asking")
+        with gr.Row(visible=False, elem_id="feedback-reason") as reason_row:
+            reason = gr.Radio(list(REASONS), show_label=False, elem_id="feedback-reasons")
         # The gate, not Gradio's per-event limit, decides who waits (see AnswerGate). The Chatbot is never an input.
         box.submit(respond, [box, conversation], [box, chatbot, conversation], api_name="chat",
                    concurrency_limit=None)
-        chatbot.like(on_like, [conversation], thanks, api_visibility="private")
+        chatbot.example_select(on_starter, [conversation], [box, chatbot, conversation], api_visibility="private",
+                               concurrency_limit=None)
+        chatbot.like(on_like, [conversation], thanks, api_visibility="private").then(
+            offer_reason, [conversation], [reason_row, reason, pending], api_visibility="private")
+        reason.input(on_reason, [reason, pending], [thanks, reason_row, pending], api_visibility="private")
         # The Chatbot's own clear button empties the screen; the conversation behind it starts again too.
         chatbot.clear(new_conversation, None, conversation, api_visibility="private")
         api_q = gr.Textbox(visible=False)

@@ -36,6 +36,13 @@ class Limits:
     frame_ancestors: tuple[str, ...] = ()
 
 
+def app_path(scope: Scope) -> str:
+    """The path inside the app: under a sub-path (``ui.root_path``) the server's scope path starts with it."""
+    path: str = scope.get("path", "")
+    root: str = scope.get("root_path", "")
+    return path[len(root):] or "/" if root and path.startswith(root) else path
+
+
 def is_staff_path(path: str) -> bool:
     return path == STAFF_PREFIX or path.startswith(STAFF_PREFIX + "/")
 
@@ -76,7 +83,7 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope.get("path", "")
+        path = app_path(scope)
         if closed_route(path, scope.get("query_string", b"")):
             await _plain(send, 404, b"Not found")
             return

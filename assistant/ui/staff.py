@@ -24,7 +24,7 @@ from assistant.ui.staff_compare import build_compare_tab
 from assistant.ui.staff_documents import build_documents_tab, refresh_updates
 from assistant.ui.staff_eval import SUITES_DIR, build_eval_tab
 
-FEEDBACK_HEADERS = ["id", "rating", "behavior", "reviewed", "question"]
+FEEDBACK_HEADERS = ["id", "rating", "what was wrong", "behavior", "reviewed", "question"]
 __all__ = ["LOCKED", "build_staff_app"]
 
 
@@ -77,7 +77,8 @@ def _build_feedback_tab(feedback: FeedbackStore) -> None:
 
     def do_list(request: gr.Request) -> list[list[Any]]:
         require_staff(request)
-        return [[e.id, e.rating, e.behavior, "yes" if e.reviewed else "", e.question] for e in feedback.entries(200)]
+        return [[e.id, e.rating, e.reason, e.behavior, "yes" if e.reviewed else "", e.question]
+                for e in feedback.entries(200)]
 
     def do_load(request: gr.Request, number: float | None) -> tuple[str, str, str, str]:
         require_staff(request)
@@ -87,7 +88,7 @@ def _build_feedback_tab(feedback: FeedbackStore) -> None:
             return "No such entry.", "", "", "answer"
         # The question is a runner's text and the answer was shown to one: both appear as plain text, never markup.
         head = (f"**Question:** {plain_markdown(e.question)}\n\n**Answer given** (`{e.behavior}`, "
-                f"rated {e.rating}):\n\n{plain_markdown(e.answer)}")
+                f"rated {e.rating}{_said(e.reason)}):\n\n{plain_markdown(e.answer)}")
         default = e.expected_behavior or OBSERVED_TO_EXPECTED.get(e.behavior, "answer")
         return head, e.corrected_answer, "\n".join(e.key_facts), default
 
@@ -104,6 +105,10 @@ def _build_feedback_tab(feedback: FeedbackStore) -> None:
     refresh.click(do_list, [], [table], **PRIVATE)
     load.click(do_load, [entry_id], [shown, corrected, facts, expected], **PRIVATE)
     save.click(do_save, [entry_id, corrected, facts, expected], [saved], **PRIVATE)
+
+
+def _said(reason: str) -> str:
+    return f"; the runner said: {plain_markdown(reason)}" if reason else ""
 
 
 def _entry_number(number: float | None) -> int:

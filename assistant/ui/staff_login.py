@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from assistant.config import UISettings
-from assistant.ui.security import STAFF_PREFIX, ASGIApp, Receive, Scope, Send
+from assistant.ui.security import STAFF_PREFIX, ASGIApp, Receive, Scope, Send, app_path
 from assistant.ui.staff_auth import COOKIE, DEFAULT_ACCOUNT, LoginThrottle, StaffSessions, verify_login
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ class StaffGate:
         self.app, self.login = app, login
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = _app_path(scope)
+        path = app_path(scope)
         if scope["type"] not in {"http", "websocket"} or not _is_staff(path) or path in self.OPEN:
             await self.app(scope, receive, send)
             return
@@ -131,12 +131,6 @@ class StaffGate:
 
 def _is_staff(path: str) -> bool:
     return path == STAFF_PREFIX or path.startswith(STAFF_PREFIX + "/")
-
-
-def _app_path(scope: Scope) -> str:
-    path: str = scope.get("path", "")
-    root: str = scope.get("root_path", "")
-    return path[len(root):] if root and path.startswith(root) else path
 
 
 def _cookie(scope: Scope) -> str | None:

@@ -1,0 +1,315 @@
+"""Issue 21 in real Chromium: the phone-first answer view, working citations, the counter, clean chrome, the embed.
+
+Each test saves desktop and phone screenshots into tests/artifacts/ (site-*.png).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright import sync_api
+
+from assistant import Assistant
+from assistant.ui.app import create_app, serve
+from assistant.ui.feedback import REASONS, FeedbackStore
+from assistant.ui.render import STARTERS
+from tests.conftest import free_port
+from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+
+ANSWER_MS = 60_000
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+URGENT = "My knee locked after a fall and I can't put any weight on it"
+LIMIT = 2000
+
+
+@pytest.fixture(scope="module")
+def host_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def site(corpus_assistant: Assistant, host_port: int) -> Iterator[tuple[str, Assistant]]:
+    """The app on 127.0.0.1, with one other origin (http://localhost:<host_port>) allowed to frame the chat."""
+    ui = corpus_assistant.settings.ui
+    old = ui.frame_ancestors
+    ui.frame_ancestors = [f"http://localhost:{host_port}"]
+    app = create_app(corpus_assistant)
+    port = free_port()
+    serve(app, "127.0.0.1", port, block=False)
+    try:
+        yield f"http://127.0.0.1:{port}", corpus_assistant
+    finally:
+        app.close()
+        ui.frame_ancestors = old
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    assert CHROMIUM.exists(), "needs /usr/bin/chromium: `make test` installs it with apt-get"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _open(browser: Any, url: str, device: dict[str, Any]) -> Any:
+    page = browser.new_page(**device)
+    page.goto(url + "/", wait_until="load")
+    page.locator("#question textarea").wait_for(state="visible", timeout=30_000)
+    return page
+
+
+def _ask(scope: Any, question: str, expect: str) -> Any:
+    """Send a question in ``scope`` (a page or a frame) and wait until the newest reply shows ``expect``."""
+    before = scope.locator("#chat .bot-row").count()
+    scope.locator("#question textarea").fill(question)
+    scope.locator("#question textarea").press("Enter")
+    newest = scope.locator("#chat .bot-row").nth(before)
+    newest.locator(expect).first.wait_for(state="attached", timeout=ANSWER_MS)
+    time.sleep(0.6)  # the script positions the reply on the next frames
+    return newest
+
+
+def _in_view(page: Any, locator: Any) -> bool:
+    box = locator.bounding_box()
+    height = page.viewport_size["height"]
+    return bool(box) and box["y"] >= 0 and box["y"] + box["height"] <= height
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_an_urgent_reply_opens_with_its_alert_on_screen(site: tuple[str, Assistant], browser: Any,
+                                                         device: str) -> None:
+    """The chat scrolled to the end of each answer: an urgent reply's alert was off screen on a phone."""
+    url, _ = site
+    page = _open(browser, url, PHONE if device == "phone" else DESKTOP)
+    _ask(page, "What helps IT band syndrome?", ".referral")  # a long answer first, so there is something to scroll
+    reply = _ask(page, URGENT, ".urgent-alert")
+    alert = reply.locator(".urgent-alert")
+    assert _in_view(page, alert), f"the alert is off screen: {alert.bounding_box()}"
+    assert "Urgent" in alert.inner_text()
+    # The reply's start, not its end: the alert sits above the reply's sources and referral.
+    assert alert.bounding_box()["y"] < reply.locator(".referral").bounding_box()["y"]
+    # No label lies over the first line (the sticky "Conversation" label did).
+    assert page.locator("#chat label, #chat .label-wrap").filter(has_text="Conversation").count() == 0
+    page.screenshot(path=str(ARTIFACTS / f"site-urgent-{device}.png"))
+    page.close()
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_clicking_a_marker_opens_its_source_card(site: tuple[str, Assistant], browser: Any, device: str) -> None:
+    url, _ = site
+    page = _open(browser, url, PHONE if device == "phone" else DESKTOP)
+    reply = _ask(page, "Do knee braces or taping help?", ".referral")
+    marker = reply.locator("a.fn").last
+    n = marker.inner_text().strip("[]")
+    assert n.isdigit()
+    cards = reply.locator("details.source-card")
+    assert cards.count() >= 1 and not any(cards.nth(i).evaluate("el => el.open") for i in range(cards.count()))
+    marker.click()
+    card = reply.locator(f"details.source-card.cites-{n}")
+    page.wait_for_function("el => el.open", arg=card.element_handle(), timeout=5_000)
+    page.wait_for_timeout(300)
+    assert _in_view(page, card.locator("summary")), "the opened card is off screen"
+    quotes = card.locator(".src-quote").all_inner_texts()
+    assert quotes and not any("[S" in q for q in quotes), quotes  # clean text; the references are listed below
+    refs = card.locator(".src-refs li")
+    assert refs.count() >= 1
+    links = [refs.nth(i).locator("a").get_attribute("href") for i in range(refs.count())
+             if refs.nth(i).locator("a").count()]
+    assert links and all(link and link.startswith("https://") and link.rstrip("/").count("/") >= 3 for link in links)
+    # One card per quoted passage: no two cards of the same article quote the same section.
+    sections = [(cards.nth(i).evaluate("el => el.closest('.src-article').querySelector('.src-title').innerText"),
+                 cards.nth(i).locator(".src-section").inner_text()) for i in range(cards.count())]
+    assert len(sections) == len(set(sections)), sections
+    page.screenshot(path=str(ARTIFACTS / f"site-card-{device}.png"))
+    page.close()
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_the_counter_warns_near_the_limit_and_a_long_message_is_kept_not_cut(site: tuple[str, Assistant],
+                                                                             browser: Any, device: str) -> None:
+    """The box cut messages at 2,000 characters silently and the cut text was answered."""
+    url, bot = site
+    assert bot.settings.safety.max_input_chars == LIMIT
+    page = _open(browser, url, PHONE if device == "phone" else DESKTOP)
+    box = page.locator("#question textarea")
+    counter = page.locator("#question-count")
+    box.fill("My knee hurts on stairs. " * 10)
+    page.wait_for_timeout(300)
+    assert counter.inner_text().strip() == ""  # far from the limit: nothing shown
+    near = ("My knee hurts when I run downhill and on stairs. " * 40)[:1700]
+    box.fill(near)
+    page.wait_for_function("() => document.querySelector('#question-count').innerText.includes('1,700 / 2,000')",
+                           timeout=5_000)
+    long = near + " more detail" * 40
+    box.fill(long)
+    page.wait_for_function("() => document.querySelector('#question-count').innerText.includes('too long')",
+                           timeout=5_000)
+    assert box.input_value() == long  # nothing cut
+    box.press("Enter")
+    page.locator("#question button").last.click()
+    page.wait_for_timeout(1500)
+    assert page.locator("#chat .user-row").count() == 0, "a message over the limit was sent"
+    assert box.input_value() == long
+    assert "shorten" in counter.inner_text()
+    counter.scroll_into_view_if_needed()
+    assert _in_view(page, counter)
+    page.screenshot(path=str(ARTIFACTS / f"site-counter-{device}.png"))
+    page.close()
+
+
+def test_the_welcome_shows_starters_above_the_fold_and_one_sends_at_once(site: tuple[str, Assistant],
+                                                                         browser: Any) -> None:
+    url, _ = site
+    page = _open(browser, url, PHONE)
+    starter = page.get_by_text(STARTERS[0], exact=True).first
+    assert _in_view(page, starter), "the first starter question is below the fold on a phone"
+    assert _in_view(page, page.locator("#question textarea")), "the input is below the fold on a phone"
+    assert "Ask me about knee pain" in page.locator("#chat").inner_text()
+    # Clean chrome: no navigation button, no API footer.
+    assert page.get_by_text("Use via API").count() == 0 or not page.get_by_text("Use via API").first.is_visible()
+    home = page.get_by_role("link", name="Home")
+    assert home.count() == 0 or not home.first.is_visible()
+    fonts = page.evaluate("() => [getComputedStyle(document.querySelector('#title h2')).fontFamily,"
+                          " getComputedStyle(document.querySelector('#question textarea')).fontFamily]")
+    assert fonts[0] == fonts[1] and fonts[0].startswith("system-ui"), fonts
+    page.screenshot(path=str(ARTIFACTS / "site-welcome-phone.png"))
+    starter.click()
+    page.locator("#chat .bot-row .referral").first.wait_for(timeout=ANSWER_MS)
+    assert STARTERS[0] in page.locator("#chat .user-row").first.inner_text()
+    page.close()
+
+
+def test_a_thumbs_down_can_say_what_was_wrong(site: tuple[str, Assistant], browser: Any) -> None:
+    url, bot = site
+    page = _open(browser, url, DESKTOP)
+    _ask(page, "Is cycling OK with runner's knee?", ".referral")
+    page.locator("#chat button[aria-label='Dislike']").last.click()
+    reasons = page.locator("#feedback-reasons")
+    reasons.wait_for(state="visible", timeout=10_000)
+    page.get_by_label(REASONS[0]).check()
+    page.wait_for_function("() => document.querySelector('#feedback-status')?.innerText.includes('helps staff')",
+                           timeout=10_000)
+    newest = FeedbackStore.in_data_dir(bot.settings.paths.data_dir).entries(1)[0]
+    assert newest.rating == "down" and newest.reason == REASONS[0]
+    assert newest.question == "Is cycling OK with runner's knee?"
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def host_site(host_port: int, site: tuple[str, Assistant], tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[str]:
+    """A clinic's page on another origin, embedding the chat with the documented two-line snippet."""
+    url, _ = site
+    root = tmp_path_factory.mktemp("clinic-site")
+    filler = "".join(f"<p>Clinic news item {i}: opening hours, parking and team updates.</p>" for i in range(6))
+    (root / "index.html").write_text(
+        "<!doctype html><html><head><meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<title>Clinic</title><style>body{font-family:sans-serif;margin:0 auto;max-width:900px;padding:8px}</style>"
+        f"</head><body><h1>Sports clinic</h1>{filler}<h2>Ask about knee pain</h2>"
+        f"<div data-knee-assistant></div><script src='{url}/embed.js' async></script>"
+        "<p>Footer of the clinic page.</p></body></html>", encoding="utf-8")
+    server = ThreadingHTTPServer(("127.0.0.1", host_port), partial(_Quiet, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{host_port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_the_embed_works_on_another_origin(host_site: str, browser: Any, device: str) -> None:
+    """The embed example hard-coded hashed asset names and was blank after an upgrade; on a phone the input was cut."""
+    page = browser.new_page(**(PHONE if device == "phone" else DESKTOP))
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(host_site, wait_until="load")
+    frame_el = page.locator("iframe.knee-assistant")
+    frame_el.wait_for(state="attached", timeout=10_000)
+    frame = page.frame_locator("iframe.knee-assistant")
+    frame.locator("#question textarea").wait_for(state="visible", timeout=30_000)
+    reply = _ask(frame, "What is runner's knee?", ".referral")
+    assert reply.locator(".source-card").count() >= 1
+    page.wait_for_timeout(1500)  # the iframe's height follows the chat
+    height = page.viewport_size["height"]
+    box = frame_el.bounding_box()
+    assert box and box["height"] <= height + 2, f"the chat is taller than the screen: {box}"
+    assert box["height"] >= min(height, 760) * 0.6, f"the chat is squeezed: {box}"
+    frame_el.scroll_into_view_if_needed()
+    page.evaluate("el => el.scrollIntoView({block: 'start'})", frame_el.element_handle())
+    page.wait_for_timeout(300)
+    inner = frame.locator("#question textarea").bounding_box()  # page coordinates
+    assert inner and inner["y"] >= 0 and inner["y"] + inner["height"] <= height, f"the input is cut off: {inner}"
+    assert not [e for e in errors if "frame-ancestors" in e or "Refused" in e], errors
+    page.screenshot(path=str(ARTIFACTS / f"site-embed-{device}.png"))
+    page.close()
+
+
+def test_the_embed_is_refused_by_a_site_not_listed(site: tuple[str, Assistant], browser: Any,
+                                                   tmp_path: Path) -> None:
+    """frame-ancestors still protects the chat: a page on an origin not in ui.frame_ancestors shows no chat."""
+    url, _ = site
+    other = free_port()
+    (tmp_path / "index.html").write_text(f"<!doctype html><div data-knee-assistant></div>"
+                                         f"<script src='{url}/embed.js'></script>", encoding="utf-8")
+    server = ThreadingHTTPServer(("127.0.0.1", other), partial(_Quiet, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page = browser.new_page(**DESKTOP)
+        page.goto(f"http://localhost:{other}/", wait_until="load")
+        page.locator("iframe.knee-assistant").wait_for(state="attached", timeout=10_000)
+        page.wait_for_timeout(3000)
+        frame = page.frame_locator("iframe.knee-assistant")
+        assert frame.locator("#question textarea").count() == 0
+        page.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_app_works_under_a_sub_path_behind_a_proxy(corpus_assistant: Assistant, browser: Any) -> None:
+    """ui.root_path: a proxy serves the app at /knee/ and forwards requests with the prefix removed."""
+    from tests.prefix_proxy import prefix_proxy
+
+    ui = corpus_assistant.settings.ui
+    old = ui.staff_password, ui.root_path
+    ui.staff_password, ui.root_path = "sub-path staff", "/knee"
+    app = create_app(corpus_assistant)
+    port = free_port()
+    serve(app, "127.0.0.1", port, block=False, root_path=ui.root_path, trusted_proxies=["127.0.0.1"])
+    try:
+        with prefix_proxy("/knee", port) as proxy:
+            base = f"http://127.0.0.1:{proxy.port}/knee"
+            page = _open(browser, base, PHONE)
+            reply = _ask(page, "What is runner's knee?", ".referral")
+            assert reply.locator(".source-card").count() >= 1
+            reply.locator("a.fn").first.click()  # chat.js loaded from /knee/chat.js
+            page.wait_for_function("() => document.querySelector('#chat details.source-card[open]') !== null",
+                                   timeout=5_000)
+            assert page.request.get(base + "/embed.js").status == 200
+            assert page.request.get(base + "/health").json() == {"status": "ready"}
+            page.goto(base + "/staff", wait_until="load")
+            assert page.url == base + "/staff/login"
+            staff_csp = page.request.get(base + "/staff/login").headers["content-security-policy"]
+            assert "frame-ancestors 'none'" in staff_csp
+            page.screenshot(path=str(ARTIFACTS / "site-subpath-phone.png"))
+            page.close()
+    finally:
+        app.close()
+        ui.staff_password, ui.root_path = old

@@ -313,3 +313,26 @@ def test_the_app_works_under_a_sub_path_behind_a_proxy(corpus_assistant: Assista
     finally:
         app.close()
         ui.staff_password, ui.root_path = old
+
+
+def test_a_system_reply_offers_no_thumbs(corpus_assistant: Assistant, browser: Any) -> None:
+    """Thumbs appeared on rate-limit and busy messages, which are not answers."""
+    ui = corpus_assistant.settings.ui
+    old = ui.rate_limit_per_minute
+    ui.rate_limit_per_minute = 1
+    app = create_app(corpus_assistant)
+    port = free_port()
+    serve(app, "127.0.0.1", port, block=False)
+    try:
+        page = _open(browser, f"http://127.0.0.1:{port}", DESKTOP)
+        answered = _ask(page, "What is runner's knee?", ".referral")
+        waiting = _ask(page, "What helps IT band syndrome?", ".system-reply")
+        assert "wait" in waiting.inner_text().lower()
+        buttons = "xpath=following-sibling::div[contains(@class, 'message-buttons')][1]"
+        assert answered.locator(buttons).locator("button[aria-label='Dislike']").is_visible()
+        assert not waiting.locator(buttons).locator("button[aria-label='Dislike']").is_visible()
+        page.screenshot(path=str(ARTIFACTS / "site-system-reply-desktop.png"))
+        page.close()
+    finally:
+        app.close()
+        ui.rate_limit_per_minute = old

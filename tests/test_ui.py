@@ -166,7 +166,7 @@ def test_feedback_file_from_before_reasons_gains_the_column(tmp_path: Path) -> N
 
 def test_system_replies_are_marked_so_they_offer_no_thumbs() -> None:
     assert plain_reply("Busy <b>now</b>") == "<span class='system-reply'>Busy &lt;b&gt;now&lt;/b&gt;</span>"
-    assert ".message-row:has(.system-reply)" in CSS
+    assert ".message-row:has(.system-reply) + .message-buttons" in CSS
 
 
 def test_chat_and_embed_scripts_are_served_at_stable_paths(assistant: Assistant) -> None:

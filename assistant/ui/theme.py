@@ -38,9 +38,8 @@ a.fn:hover, a.fn:focus { text-decoration: underline; }
 .source-card .src-publisher { opacity: 0.85; }
 #notice { font-size: 0.9em; }
 #title h2 { margin: 0; }
-/* A reply that is not an answer (rate limit, busy) offers no thumbs. */
-.message-row:has(.system-reply) .message-buttons, .message-row:has(.system-reply) button[aria-label='Like'],
-.message-row:has(.system-reply) button[aria-label='Dislike'] { display: none !important; }
+/* A reply that is not an answer (rate limit, busy) offers no thumbs: its buttons follow its row. */
+.message-row:has(.system-reply) + .message-buttons { display: none !important; }
 #question-count { font-size: 0.85em; min-height: 0; color: #4b5563; }
 #question-count.over { color: #9b1c1c; font-weight: 600; }
 #question-count.shake { animation: knee-shake 0.3s 2; }

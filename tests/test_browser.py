@@ -3,54 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright import sync_api  # the dev extra installs it; a missing one is a broken install
 
 from assistant import Assistant
-from assistant.ui.app import create_app, serve
 from assistant.ui.feedback import FeedbackStore
 from assistant.ui.staff_login import REFUSED
-from tests.conftest import free_port
+from tests.browser_support import ARTIFACTS, chromium, running_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).parent / "artifacts"
 PASSWORD = "staff-only"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 ANSWER_TIMEOUT_MS = 60_000
-
-
-
-@pytest.fixture(autouse=True, scope="module")
-def chromium_present() -> None:
-    assert CHROMIUM.exists(), "needs /usr/bin/chromium: `make test` installs it with apt-get"
 
 
 @pytest.fixture(scope="module")
 def served(corpus_assistant: Assistant) -> Iterator[tuple[str, Assistant]]:
-    ui = corpus_assistant.settings.ui
-    old = ui.staff_password
-    ui.staff_password = PASSWORD
-    app = create_app(corpus_assistant)
-    port = free_port()
-    serve(app, "127.0.0.1", port, block=False)
-    try:
-        yield f"http://127.0.0.1:{port}", corpus_assistant
-    finally:
-        app.close()
-        ui.staff_password = old
+    with running_app(corpus_assistant, staff_password=PASSWORD) as (url, _):
+        yield url, corpus_assistant
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _ask(page: Any, question: str, expect_selector: str) -> Any:

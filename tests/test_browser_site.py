@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright import sync_api
 
 from assistant import Assistant
-from assistant.ui.app import create_app, serve
 from assistant.ui.feedback import REASONS, FeedbackStore
 from assistant.ui.render import STARTERS
+from tests.browser_support import ARTIFACTS, chromium, running_app
 from tests.conftest import free_port
-from tests.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.prefix_proxy import prefix_proxy
 
 ANSWER_MS = 60_000
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
@@ -38,27 +37,14 @@ def host_port() -> int:
 @pytest.fixture(scope="module")
 def site(corpus_assistant: Assistant, host_port: int) -> Iterator[tuple[str, Assistant]]:
     """The app on 127.0.0.1, with one other origin (http://localhost:<host_port>) allowed to frame the chat."""
-    ui = corpus_assistant.settings.ui
-    old = ui.frame_ancestors
-    ui.frame_ancestors = [f"http://localhost:{host_port}"]
-    app = create_app(corpus_assistant)
-    port = free_port()
-    serve(app, "127.0.0.1", port, block=False)
-    try:
-        yield f"http://127.0.0.1:{port}", corpus_assistant
-    finally:
-        app.close()
-        ui.frame_ancestors = old
+    with running_app(corpus_assistant, frame_ancestors=[f"http://localhost:{host_port}"]) as (url, _):
+        yield url, corpus_assistant
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    assert CHROMIUM.exists(), "needs /usr/bin/chromium: `make test` installs it with apt-get"
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _open(browser: Any, url: str, device: dict[str, Any]) -> Any:
@@ -285,46 +271,29 @@ def test_the_embed_is_refused_by_a_site_not_listed(site: tuple[str, Assistant], 
 
 def test_the_app_works_under_a_sub_path_behind_a_proxy(corpus_assistant: Assistant, browser: Any) -> None:
     """ui.root_path: a proxy serves the app at /knee/ and forwards requests with the prefix removed."""
-    from tests.prefix_proxy import prefix_proxy
-
-    ui = corpus_assistant.settings.ui
-    old = ui.staff_password, ui.root_path
-    ui.staff_password, ui.root_path = "sub-path staff", "/knee"
-    app = create_app(corpus_assistant)
-    port = free_port()
-    serve(app, "127.0.0.1", port, block=False, root_path=ui.root_path, trusted_proxies=["127.0.0.1"])
-    try:
-        with prefix_proxy("/knee", port) as proxy:
-            base = f"http://127.0.0.1:{proxy.port}/knee"
-            page = _open(browser, base, PHONE)
-            reply = _ask(page, "What is runner's knee?", ".referral")
-            assert reply.locator(".source-card").count() >= 1
-            reply.locator("a.fn").first.click()  # chat.js loaded from /knee/chat.js
-            page.wait_for_function("() => document.querySelector('#chat details.source-card[open]') !== null",
-                                   timeout=5_000)
-            assert page.request.get(base + "/embed.js").status == 200
-            assert page.request.get(base + "/health").json() == {"status": "ready"}
-            page.goto(base + "/staff", wait_until="load")
-            assert page.url == base + "/staff/login"
-            staff_csp = page.request.get(base + "/staff/login").headers["content-security-policy"]
-            assert "frame-ancestors 'none'" in staff_csp
-            page.screenshot(path=str(ARTIFACTS / "site-subpath-phone.png"))
-            page.close()
-    finally:
-        app.close()
-        ui.staff_password, ui.root_path = old
+    with running_app(corpus_assistant, root_path="/knee", trusted_proxies=["127.0.0.1"],
+                     staff_password="sub-path staff") as (_, port), prefix_proxy("/knee", port) as proxy:
+        base = f"http://127.0.0.1:{proxy.port}/knee"
+        page = _open(browser, base, PHONE)
+        reply = _ask(page, "What is runner's knee?", ".referral")
+        assert reply.locator(".source-card").count() >= 1
+        reply.locator("a.fn").first.click()  # chat.js loaded from /knee/chat.js
+        page.wait_for_function("() => document.querySelector('#chat details.source-card[open]') !== null",
+                               timeout=5_000)
+        assert page.request.get(base + "/embed.js").status == 200
+        assert page.request.get(base + "/health").json() == {"status": "ready"}
+        page.goto(base + "/staff", wait_until="load")
+        assert page.url == base + "/staff/login"
+        staff_csp = page.request.get(base + "/staff/login").headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in staff_csp
+        page.screenshot(path=str(ARTIFACTS / "site-subpath-phone.png"))
+        page.close()
 
 
 def test_a_system_reply_offers_no_thumbs(corpus_assistant: Assistant, browser: Any) -> None:
     """Thumbs appeared on rate-limit and busy messages, which are not answers."""
-    ui = corpus_assistant.settings.ui
-    old = ui.rate_limit_per_minute
-    ui.rate_limit_per_minute = 1
-    app = create_app(corpus_assistant)
-    port = free_port()
-    serve(app, "127.0.0.1", port, block=False)
-    try:
-        page = _open(browser, f"http://127.0.0.1:{port}", DESKTOP)
+    with running_app(corpus_assistant, rate_limit_per_minute=1) as (url, _):
+        page = _open(browser, url, DESKTOP)
         answered = _ask(page, "What is runner's knee?", ".referral")
         waiting = _ask(page, "What helps IT band syndrome?", ".system-reply")
         assert "wait" in waiting.inner_text().lower()
@@ -333,6 +302,3 @@ def test_a_system_reply_offers_no_thumbs(corpus_assistant: Assistant, browser: A
         assert not waiting.locator(buttons).locator("button[aria-label='Dislike']").is_visible()
         page.screenshot(path=str(ARTIFACTS / "site-system-reply-desktop.png"))
         page.close()
-    finally:
-        app.close()
-        ui.rate_limit_per_minute = old

@@ -40,7 +40,7 @@ a.fn:hover, a.fn:focus { text-decoration: underline; }
 #title h2 { margin: 0; }
 /* A reply that is not an answer (rate limit, busy) offers no thumbs: its buttons follow its row. */
 .message-row:has(.system-reply) + .message-buttons { display: none !important; }
-#question-count { font-size: 0.85em; min-height: 0; color: #4b5563; }
+#question-count { font-size: 0.85em; min-height: 0; color: #4b5563; background: transparent; padding: 2px 4px; }
 #question-count.over { color: #9b1c1c; font-weight: 600; }
 #question-count.shake { animation: knee-shake 0.3s 2; }
 @keyframes knee-shake { 50% { transform: translateX(4px); } }

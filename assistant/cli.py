@@ -46,13 +46,19 @@ def _assistant(data_dir: Path | None):  # type: ignore[no-untyped-def]
     return build_assistant(_settings(data_dir))
 
 
-def _serving_assistant(data_dir: Path | None, need_documents: bool = True):  # type: ignore[no-untyped-def]
-    """The assistant over an existing index; a missing or empty one is refused with the fix (nothing created)."""
+def _serving_assistant(data_dir: Path | None, need_documents: bool = True,  # type: ignore[no-untyped-def]
+                       announce: str = ""):
+    """The assistant over an existing index; a missing or empty one is refused with the fix (nothing created).
+
+    ``announce`` is said (on stderr) once the quick checks pass, before the slow part: loading the model and index.
+    """
     from assistant.container import build_assistant
     from assistant.startup import require_documents, require_index
 
     settings = _settings(data_dir)
     require_index(settings)
+    if announce:
+        typer.echo(announce, err=True)
     bot = build_assistant(settings)
     if need_documents:
         require_documents(bot.index_status()["chunks"], settings)  # type: ignore[arg-type]
@@ -166,8 +172,8 @@ def serve(
     """Serve the Gradio chat."""
     from assistant.ui.app import launch
 
-    typer.echo("starting: loading the embedding model and the index (this takes a few seconds)", err=True)
-    bot = _serving_assistant(data_dir)
+    bot = _serving_assistant(data_dir, announce="starting: loading the embedding model and the index (this takes a few "
+                                                "seconds)")
     where = bot.settings.store.url or bot.settings.paths.data_dir
     typer.echo(f"serving the index in {where} ({bot.index_status()['documents']} documents)", err=True)
     launch(bot, host=host or bot.settings.ui.host, port=port or bot.settings.ui.port)

@@ -120,6 +120,9 @@ def test_an_empty_index_is_refused_by_serve_and_ask_and_fails_verify(
     for command in (["serve"], ["ask", "What is runner's knee?"]):
         code, out, err = _cli(monkeypatch, capsys, *command, "--data-dir", str(data))
         assert code == 2 and out == "", (out, err)
+        if command == ["serve"]:  # serve says it is loading before it can see the index is empty
+            progress, err = err.split("\n", 1)
+            assert progress.startswith("starting: loading"), progress
         assert err.strip() == (f"error: the index in {data} is empty; run `knee-assistant ingest` to build it, or "
                                "point KNEE_DATA_DIR (or --data-dir) at the folder that holds it")
     code, out, err = _cli(monkeypatch, capsys, "index", "verify", "--data-dir", str(data))

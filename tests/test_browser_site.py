@@ -91,6 +91,29 @@ def test_an_urgent_reply_opens_with_its_alert_on_screen(site: tuple[str, Assista
 
 
 @pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_each_new_reply_opens_at_its_start(site: tuple[str, Assistant], browser: Any, device: str) -> None:
+    """Only urgent replies were brought to their start; others left the previous referral filling a phone's screen."""
+    url, _ = site
+    page = _open(browser, url, PHONE if device == "phone" else DESKTOP)
+    for question in ("What helps IT band syndrome?", "Do knee braces or taping help?",
+                     "I have run for ten years and lately my knee aches after long runs, mostly going downhill and "
+                     "on stairs, and it feels stiff after sitting. Could this be runner's knee and what should I try?"):
+        reply = _ask(page, question, ".referral")
+        page.wait_for_timeout(400)
+        start = reply.bounding_box()
+        chat = page.locator("#chat").bounding_box()
+        at_end = page.evaluate("() => { const w = document.querySelector('#chat .bubble-wrap');"
+                               " return w.scrollTop + w.clientHeight >= w.scrollHeight - 4; }")
+        # The new reply's start is at the chat's top, or as near as it goes: a reply shorter than the chat ends the
+        # scrolling with its start lower down (and all of it on screen).
+        assert start and chat and (abs(start["y"] - chat["y"]) < 60 or at_end), (question, start, chat)
+        assert start["y"] >= chat["y"], (question, start, chat)
+        assert 0 <= start["y"] < page.viewport_size["height"] / 2, (question, start)
+    page.screenshot(path=str(ARTIFACTS / f"site-third-reply-{device}.png"))
+    page.close()
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
 def test_clicking_a_marker_opens_its_source_card(site: tuple[str, Assistant], browser: Any, device: str) -> None:
     url, _ = site
     page = _open(browser, url, PHONE if device == "phone" else DESKTOP)
@@ -147,8 +170,7 @@ def test_the_counter_warns_near_the_limit_and_a_long_message_is_kept_not_cut(sit
     assert page.locator("#chat .user-row").count() == 0, "a message over the limit was sent"
     assert box.input_value() == long
     assert "shorten" in counter.inner_text()
-    counter.scroll_into_view_if_needed()
-    assert _in_view(page, counter)
+    assert _in_view(page, counter), "the warning is below the screen"  # brought into view, not scrolled to by us
     page.screenshot(path=str(ARTIFACTS / f"site-counter-{device}.png"))
     page.close()
 
@@ -175,13 +197,16 @@ def test_the_welcome_shows_starters_above_the_fold_and_one_sends_at_once(site: t
     page.close()
 
 
-def test_a_thumbs_down_can_say_what_was_wrong(site: tuple[str, Assistant], browser: Any) -> None:
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_a_thumbs_down_can_say_what_was_wrong(site: tuple[str, Assistant], browser: Any, device: str) -> None:
     url, bot = site
-    page = _open(browser, url, DESKTOP)
+    page = _open(browser, url, PHONE if device == "phone" else DESKTOP)
     _ask(page, "Is cycling OK with runner's knee?", ".referral")
     page.locator("#chat button[aria-label='Dislike']").last.click()
     reasons = page.locator("#feedback-reasons")
     reasons.wait_for(state="visible", timeout=10_000)
+    page.wait_for_timeout(500)
+    assert _in_view(page, page.get_by_label(REASONS[0])), "the choices opened below the screen"
     page.get_by_label(REASONS[0]).check()
     page.wait_for_function("() => document.querySelector('#feedback-status')?.innerText.includes('helps staff')",
                            timeout=10_000)
@@ -263,6 +288,11 @@ def test_the_embed_is_refused_by_a_site_not_listed(site: tuple[str, Assistant], 
         page.wait_for_timeout(3000)
         frame = page.frame_locator("iframe.knee-assistant")
         assert frame.locator("#question textarea").count() == 0
+        # Visitors get a link instead of a blank box once the chat has not reported for a while.
+        note = page.locator(".knee-assistant-unavailable")
+        note.wait_for(state="visible", timeout=30_000)
+        assert note.locator("a").get_attribute("href") == url + "/"
+        assert not page.locator("iframe.knee-assistant").is_visible()
         page.close()
     finally:
         server.shutdown()

@@ -203,11 +203,12 @@ def build_runner_app(assistant: Assistant, feedback: FeedbackStore) -> Any:
                              placeholder=WELCOME, examples=[{"text": q} for q in STARTERS])
         # No max_length: the browser would cut a pasted message silently. /chat.js counts near the limit and holds
         # back a longer message; the assistant refuses one that arrives anyway, saying why, and the box keeps it.
-        box = gr.Textbox(placeholder="Ask about your knee and running…", show_label=False, elem_id="question",
+        box = gr.Textbox(label="Your question", placeholder="Ask about your knee and running…", show_label=False,
+                         elem_id="question",
                          submit_btn=True, lines=1, max_lines=4, elem_classes=[limit_class(limit)])
         thanks = gr.Markdown("", elem_id="feedback-status")
         with gr.Row(visible=False, elem_id="feedback-reason") as reason_row:
-            reason = gr.Radio(list(REASONS), show_label=False, elem_id="feedback-reasons")
+            reason = gr.Radio(list(REASONS), label="What was wrong? (optional)", elem_id="feedback-reasons")
         # The gate, not Gradio's per-event limit, decides who waits (see AnswerGate). The Chatbot is never an input.
         box.submit(respond, [box, conversation], [box, chatbot, conversation], api_name="chat",
                    concurrency_limit=None)

@@ -31,6 +31,7 @@ CSS = """
 .source-card .src-n, a.fn { color: #1a56db; font-weight: 600; }
 a.fn { text-decoration: none; font-size: 0.8em; vertical-align: super; cursor: pointer; padding: 0 1px; }
 a.fn:hover, a.fn:focus { text-decoration: underline; }
+.dark a.fn, .dark .source-card .src-n { color: #93b4f5; }
 .source-card .src-section { margin-left: 4px; }
 .source-card .src-quote { margin: 6px 0; font-style: italic; }
 .source-card .src-evidence, .source-card .src-refs { font-size: 0.9em; opacity: 0.9; }

@@ -8,7 +8,10 @@
   const PREFIX = "knee-assistant:";
 
   // ---- A new reply opens at its start -------------------------------------------------------------------------
-  let lastRow = null;
+  // When a reply's row appears it is still short, so the chat cannot yet scroll far enough to put its start at the
+  // top; the start is therefore held there while the reply streams in, until the runner scrolls or taps themselves.
+  let rowCount = 0;
+  let pinned = -1;  // index of the bot row whose start is held at the top, or -1
   let alertShown = null;
 
   function scroller(el, root) {
@@ -23,7 +26,10 @@
     const root = document.getElementById("chat");
     if (!root) return;
     const box = scroller(row, root);
-    if (box) box.scrollTop += row.getBoundingClientRect().top - box.getBoundingClientRect().top - 4;
+    if (box) {
+      const offset = row.getBoundingClientRect().top - box.getBoundingClientRect().top - 4;
+      if (Math.abs(offset) > 2) box.scrollTop += offset;
+    }
     const top = (box || row).getBoundingClientRect().top;
     // On a phone the chat may start above the screen (the page was scrolled to the input): bring its top back.
     if (top < 0 || top > window.innerHeight * 0.5) window.scrollBy(0, top - 4);
@@ -31,15 +37,34 @@
 
   function onChatChange() {
     const rows = document.querySelectorAll("#chat .bot-row");
+    if (rows.length > rowCount) pinned = rows.length - 1;  // a new reply
+    rowCount = rows.length;
     const row = rows.length ? rows[rows.length - 1] : null;
     if (!row) return;
-    if (row !== lastRow) {
-      lastRow = row;
-      showStart(row);
-    }
+    if (pinned === rows.length - 1) showStart(row);
     if (row.querySelector(".urgent-alert") && alertShown !== row) {
       alertShown = row;
       showStart(row);
+    }
+  }
+
+  // The runner taking over (scrolling, tapping, typing) ends the hold; the next reply starts a new one.
+  ["wheel", "touchstart", "keydown", "pointerdown"].forEach((type) => document.addEventListener(type, () => {
+    pinned = -1;
+  }, { passive: true, capture: true }));
+
+  // What appears below the chat after an action (the counter's warning, the "what was wrong?" choices) is brought
+  // on screen: on a phone it would otherwise open below the fold, unseen.
+  const shown = {};
+  function showBelow() {
+    for (const id of ["feedback-reason", "question-count"]) {
+      const el = document.getElementById(id);
+      const text = el && el.offsetParent !== null ? el.textContent.trim() : "";
+      if (text && shown[id] !== text) {  // newly shown, or its words changed (the counter as one types)
+        const box = el.getBoundingClientRect();
+        if (box.bottom > window.innerHeight || box.top < 0) el.scrollIntoView({ block: "nearest" });
+      }
+      shown[id] = text;
     }
   }
 
@@ -115,7 +140,10 @@
   }
 
   document.addEventListener("input", (event) => {
-    if (event.target === box()) updateCounter();
+    if (event.target === box()) {
+      updateCounter();
+      showBelow();
+    }
   });
 
   // A message over the limit is not sent (the server would refuse it too, with the same advice).
@@ -184,7 +212,15 @@
   const observer = new MutationObserver(() => {
     onChatChange();
     updateCounter();
+    showBelow();
+    nameSendButton();
   });
+  // Gradio's send button has no accessible name.
+  function nameSendButton() {
+    const button = document.querySelector("#question button:not([aria-label])");
+    if (button) button.setAttribute("aria-label", "Send");
+  }
+
   function start() {
     observer.observe(document.body, { childList: true, subtree: true, characterData: true });
     setInterval(updateCounter, 1000);  // the box is emptied by the app after sending, without an input event

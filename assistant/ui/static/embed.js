@@ -34,6 +34,23 @@
     frame.addEventListener("load", () => tell(frame));
     host.appendChild(frame);
     frames.push(frame);
+    // A chat that never reports (this site is not in the app's ui.frame_ancestors, or the app is down) would leave a
+    // blank box: visitors get a link instead, and the web person a hint in the console.
+    setTimeout(() => {
+      if (frame.dataset.alive) return;
+      frame.style.display = "none";
+      const note = document.createElement("p");
+      note.className = "knee-assistant-unavailable";
+      const link = document.createElement("a");
+      link.href = new URL("./", base).href;
+      link.target = "_blank";
+      link.rel = "noopener";
+      link.textContent = "Open the knee-pain chat in a new tab";
+      note.append("The chat cannot be shown here right now. ", link, ".");
+      host.appendChild(note);
+      console.warn(`Runner's Knee Assistant: no answer from ${origin} in the frame. If the chat opens in its own ` +
+        `tab, add ${location.origin} to the app's ui.frame_ancestors setting.`);
+    }, 15000);
   }
 
   function tell(frame) {
@@ -50,6 +67,12 @@
     const frame = frames.find((f) => f.contentWindow === event.source);
     const height = Number(event.data.height);
     if (!frame) return;
+    if (!frame.dataset.alive) {  // reported after the fallback appeared (a slow start): show the chat after all
+      frame.dataset.alive = "1";
+      frame.style.display = "block";
+      const note = frame.parentElement && frame.parentElement.querySelector(".knee-assistant-unavailable");
+      if (note) note.remove();
+    }
     if (height >= 200 && height <= 10000) frame.style.height = `${Math.ceil(height)}px`;
     if (frame.dataset.told !== String(window.innerHeight)) {
       frame.dataset.told = String(window.innerHeight);

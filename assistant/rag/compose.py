@@ -243,8 +243,8 @@ def cite(n: int, chunk: StoredChunk, start: int, end: int) -> Citation:
     refs: dict[str, dict[str, str]] = json.loads(str(meta.get("sources") or "{}"))
     # A sentence without its own marker (a section's plain-language lead) rests on the evidence cited around it in
     # the same passage, not on whichever source the article happens to list first.
-    markers = [m for m in SOURCE_MARKER.findall(quote) if m in refs] or [
-        m for m in SOURCE_MARKER.findall(chunk.text) if m in refs]
+    markers = list(dict.fromkeys([m for m in SOURCE_MARKER.findall(quote) if m in refs] or [
+        m for m in SOURCE_MARKER.findall(chunk.text) if m in refs]))
     return Citation(
         n=n,
         doc_id=chunk.doc_id,
@@ -253,8 +253,8 @@ def cite(n: int, chunk: StoredChunk, start: int, end: int) -> Citation:
         url=refs[markers[0]]["link"] if markers else str(meta.get("url", "")),
         quote=quote,
         evidence=str(meta.get("evidence", "")),
-        sources=[f"{refs[m]['short']}: {refs[m]['title']}" for m in dict.fromkeys(markers)],
+        sources=[f"{refs[m]['short']}: {refs[m]['title']}" for m in markers],
         references=[Reference(label=refs[m]["short"], title=refs[m]["title"], link=refs[m].get("link", ""),
-                              publisher=refs[m].get("publisher", "")) for m in dict.fromkeys(markers)],
+                              publisher=refs[m].get("publisher", "")) for m in markers],
         page=int(meta["page"]) if "page" in meta else None,
     )

@@ -64,6 +64,7 @@ def create_app(assistant: Assistant) -> WebApp:
 
     settings = assistant.settings
     ui = settings.ui
+    look = theme()
     accounts = staff_accounts(ui)  # an empty password or a bad hash stops here, before anything is served
     feedback = FeedbackStore.in_data_dir(settings.paths.data_dir)
     api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
@@ -83,13 +84,13 @@ def create_app(assistant: Assistant) -> WebApp:
         staff = build_staff_app(assistant, feedback)
         _tune(staff, ui.queue_size, ui.sessions_kept)
         gr.mount_gradio_app(api, staff, path="/staff", auth_dependency=login.account_of, max_file_size=max_upload,
-                            css=STAFF_CSS, theme=theme(), **common)
+                            css=STAFF_CSS, theme=look, **common)
     add_scripts(api)
     runner = build_runner_app(assistant, feedback)
     _tune(runner, ui.queue_size, ui.sessions_kept)
     # The runner's Gradio app has no file input: its upload route is closed (security.py), and this caps the rest.
     # Its page loads /chat.js (relative, so it works under a sub-path too); a script from the app itself passes the CSP.
-    gr.mount_gradio_app(api, runner, path="/", max_file_size=1024, css=CSS, theme=theme(),
+    gr.mount_gradio_app(api, runner, path="/", max_file_size=1024, css=CSS, theme=look,
                         head='<script src="chat.js" defer></script>', **common)
     upload_bytes = max_upload * ui.max_upload_files + 64 * 1024
     api.add_middleware(SecurityMiddleware, limits=Limits(

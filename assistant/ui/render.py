@@ -10,6 +10,7 @@ import re
 from html import escape
 from typing import Any
 
+from assistant.ingest.frontmatter import strip_markers
 from assistant.schema import Answer, Citation, Reference
 
 NOTICE = (
@@ -31,7 +32,6 @@ STARTERS = [
 URGENT_ALERT = "⚠ Urgent: please seek same-day medical care."  # no emoji variant: renders without an emoji font
 EMERGENCY_ALERT = "⚠ Emergency: call your local emergency number now."
 _PAGE_SECTION = re.compile(r"^page\s+\d+$", re.IGNORECASE)
-_SOURCE_MARKER = re.compile(r"\s*\[S\d{2}\]")
 _MARKER = re.compile(r"\[(\d{1,2})\]")
 # Brackets that are not a citation marker: escaped, so no text can form a markdown link or image.
 _LONE_BRACKET = re.compile(r"\[(?!\d{1,2}\])|(?<!\[\d)(?<!\[\d\d)\]")
@@ -39,11 +39,6 @@ _LONE_BRACKET = re.compile(r"\[(?!\d{1,2}\])|(?<!\[\d)(?<!\[\d\d)\]")
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-%'-/:-:<-@\[-`{-~])")
 SHOWN_CHARS = 2000
 RUNNER_FIELDS = ("text", "body", "behavior", "tier", "referral", "citations")
-
-
-def clean_quote(quote: str) -> str:
-    """A quote as a runner reads it: the ``[S12]`` source markers out (the card lists those references)."""
-    return _SOURCE_MARKER.sub("", quote).strip()
 
 
 def source_cards(citations: list[Citation]) -> str:
@@ -78,8 +73,9 @@ def _passage_card(cites: list[Citation]) -> str:
     where = [escape(first.section)] if shown_section else []
     if first.page is not None:
         where.append(f"p. {first.page}")
-    quotes = "".join(f"<blockquote class='src-quote'><span class='src-n'>[{c.n}]</span> {escape(clean_quote(c.quote))}"
-                     f"</blockquote>" for c in cites)
+    # Quotes as a runner reads them: without the [S12] markers (the card lists those references below).
+    quotes = "".join(f"<blockquote class='src-quote'><span class='src-n'>[{c.n}]</span> "
+                     f"{escape(strip_markers(c.quote))}</blockquote>" for c in cites)
     meta = f"<div class='src-evidence'>Evidence: {escape(first.evidence)}</div>" if first.evidence else ""
     return (f"<details class='source-card {numbers}'><summary>{marks} "
             f"<span class='src-section'>{' · '.join(where) or 'Passage'}</span></summary>{quotes}{meta}"

@@ -173,7 +173,8 @@ def build_runner_app(assistant: Assistant, feedback: FeedbackStore) -> Any:
         value = data.value if isinstance(data.value, dict) else {}
         text = value.get("text") if isinstance(value.get("text"), str) else ""
         if text not in STARTERS:  # only the app's own starters arrive this way
-            yield "", (conversation or new_conversation())["shown"], conversation or new_conversation()
+            state = conversation or new_conversation()
+            yield "", state["shown"], state
             return
         yield from respond(text, conversation, request)
 

@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from assistant.config import UISettings
-from assistant.ui.security import STAFF_PREFIX, ASGIApp, Receive, Scope, Send, app_path
+from assistant.ui.security import STAFF_PREFIX, ASGIApp, Receive, Scope, Send, app_path, is_staff_path
 from assistant.ui.staff_auth import COOKIE, DEFAULT_ACCOUNT, LoginThrottle, StaffSessions, verify_login
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class StaffGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = app_path(scope)
-        if scope["type"] not in {"http", "websocket"} or not _is_staff(path) or path in self.OPEN:
+        if scope["type"] not in {"http", "websocket"} or not is_staff_path(path) or path in self.OPEN:
             await self.app(scope, receive, send)
             return
         if self.login.sessions.account(_cookie(scope)) is not None:
@@ -127,10 +127,6 @@ class StaffGate:
         await send({"type": "http.response.start", "status": 401,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
-
-
-def _is_staff(path: str) -> bool:
-    return path == STAFF_PREFIX or path.startswith(STAFF_PREFIX + "/")
 
 
 def _cookie(scope: Scope) -> str | None:

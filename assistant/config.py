@@ -100,6 +100,29 @@ class LLMSettings(BaseModel):
     max_retries: int = Field(2, ge=0, le=2, description="Retries after a failed request.")
 
 
+class JudgeSettings(BaseModel):
+    """The judge model that grades rubric items in ``knee-assistant eval`` (never used to answer runners)."""
+
+    provider: Literal["none", "openai", "ollama"] = Field(
+        "none", description="none: rubric items are graded by the offline checks; or an LLM server, as for llm."
+    )
+    base_url: str | None = Field(None, description="Server URL of the judge.")
+    model: str = Field("", description="Model name on that server.")
+    api_key: str = Field("not-needed", description="API key for openai-compatible servers.")
+    timeout_s: float = Field(60.0, gt=0, description="Seconds one grading call may take.")
+    max_retries: int = Field(1, ge=0, le=2, description="Retries after a failed request.")
+
+    def as_llm(self) -> LLMSettings:
+        """The same server described as ``llm`` settings, for the shared chat-model factory."""
+        return LLMSettings(provider="extractive" if self.provider == "none" else self.provider,
+                           base_url=self.base_url, model=self.model, api_key=self.api_key,
+                           timeout_s=self.timeout_s, max_retries=self.max_retries)
+
+
+class EvalSettings(BaseModel):
+    judge: JudgeSettings = Field(default_factory=JudgeSettings)
+
+
 class SafetySettings(BaseModel):
     max_input_chars: int = Field(2000, ge=100, description="Longer questions are refused with a clear message.")
 
@@ -179,6 +202,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    eval: EvalSettings = Field(default_factory=EvalSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
     ui: UISettings = Field(default_factory=UISettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)

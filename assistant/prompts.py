@@ -20,6 +20,7 @@ SCHEMA: dict[str, set[str]] = {
     },
     "referral": {"routine", "emergency", "urgent", "within_days", "out_of_scope", "dosing"},
     "llm": {"system", "answer", "condense"},
+    "judge": {"system", "item"},
 }
 
 

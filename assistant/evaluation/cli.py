@@ -16,7 +16,9 @@ from assistant.errors import InputError
 from assistant.evaluation.dataset import METRICS, SuiteError
 
 if TYPE_CHECKING:
+    from assistant.config import Settings
     from assistant.evaluation.report import Report
+    from assistant.evaluation.runner import Target
 
 Targets = Annotated[
     list[str],
@@ -39,6 +41,16 @@ FailOnRegression = Annotated[bool, typer.Option(
     "--fail-on-regression", help="compare: exit 1 when a metric (overall or of a suite in both) got worse.")]
 Tolerance = Annotated[float, typer.Option(
     "--tolerance", help="compare: how far a metric may fall before it counts as worse (0.01 = 1 point).")]
+Url = Annotated[str | None, typer.Option(
+    "--url", help="Ask a served app (http://HOST:PORT/) through its /ask API instead of the index on this machine.")]
+PerMinute = Annotated[float, typer.Option(
+    "--per-minute", min=0.1, help="--url: questions per minute; keep it at or under the app's ui.rate_limit_per_minute "
+    "(the client also waits when the app says so).")]
+JudgeProvider = Annotated[str | None, typer.Option(
+    "--judge", help="Grade rubric items with a judge model: openai (any OpenAI-compatible server) or ollama "
+    "(default: eval.judge settings; none: offline checks).", show_default=False)]
+JudgeModel = Annotated[str | None, typer.Option("--judge-model", help="The judge's model name on its server.")]
+JudgeUrl = Annotated[str | None, typer.Option("--judge-url", help="The judge server's URL.")]
 FAILING_SHOWN = 40
 
 
@@ -55,6 +67,11 @@ def evaluate(
     as_json: JsonOut = False,
     fail_on_regression: FailOnRegression = False,
     tolerance: Tolerance = 0.0,
+    url: Url = None,
+    per_minute: PerMinute = 10.0,
+    judge: JudgeProvider = None,
+    judge_model: JudgeModel = None,
+    judge_url: JudgeUrl = None,
 ) -> None:
     """Run scripted Q&A suites and write reports; exit 1 when a threshold is not met (a suite without thresholds:
     when a case fails), 2 for a broken suite file.
@@ -76,7 +93,8 @@ def evaluate(
             raise typer.BadParameter("--fail-on-regression and --tolerance belong to `eval compare`")
         passed = run(
             [Path(t) for t in targets], report_dir=report, minimums=parse_minimums(minimum or []),
-            data_dir=data_dir, as_json=as_json,
+            data_dir=data_dir, as_json=as_json, url=url, per_minute=per_minute,
+            judge={k: v for k, v in (("provider", judge), ("model", judge_model), ("base_url", judge_url)) if v},
         )
     except SuiteError as exc:
         for problem in exc.problems:
@@ -91,22 +109,18 @@ def evaluate(
 
 
 def run(suite_paths: list[Path], *, report_dir: Path | None, minimums: dict[str, float], data_dir: Path | None,
-        as_json: bool) -> bool:
+        as_json: bool, url: str | None = None, per_minute: float = 10.0, judge: dict[str, str] | None = None) -> bool:
     from tqdm import tqdm
 
-    from assistant.config import load_settings
-    from assistant.container import build_assistant
     from assistant.evaluation.dataset import load_suites
     from assistant.evaluation.report import build_report, write_reports
     from assistant.evaluation.runner import run_suites
 
     suites = load_suites(suite_paths)  # validate every file before loading the model
-    settings = load_settings()
-    if data_dir is not None:
-        settings.paths.data_dir = data_dir
-    bot = build_assistant(settings)
-    runs = run_suites(bot, suites, progress=lambda work: tqdm(work, desc="eval", unit="case", disable=as_json))
-    result = build_report(runs, bot.index_status(), minimums)
+    settings = _settings(data_dir, judge or {})
+    target = _target(settings, url, per_minute)
+    runs = run_suites(target, suites, progress=lambda work: tqdm(work, desc="eval", unit="case", disable=as_json))
+    result = build_report(runs, target.index, minimums)
     files = write_reports(result, report_dir or settings.paths.data_dir / "eval-report")
     for suite in result.suites:
         for warning in suite.warnings:
@@ -127,6 +141,38 @@ def run(suite_paths: list[Path], *, report_dir: Path | None, minimums: dict[str,
         _print_summary(result)
         typer.echo(f"reports: {', '.join(str(f) for f in files)}")
     return result.passed
+
+
+def _settings(data_dir: Path | None, judge: dict[str, str]) -> Settings:
+    from pydantic import ValidationError
+
+    from assistant.config import load_settings
+
+    settings = load_settings()
+    if data_dir is not None:
+        settings.paths.data_dir = data_dir
+    if judge:
+        try:
+            settings.eval.judge = settings.eval.judge.model_validate({**settings.eval.judge.model_dump(), **judge})
+        except ValidationError as exc:
+            raise InputError(f"--judge: {exc.errors()[0]['msg']} (openai or ollama)") from exc
+    return settings
+
+
+def _target(settings: Settings, url: str | None, per_minute: float) -> Target:
+    """The app on ``url``, or the assistant built here from the settings; with the judge they name."""
+    from assistant.evaluation.judge import make_judge
+    from assistant.evaluation.runner import local_target
+    from assistant.prompts import PromptBook
+
+    grader = make_judge(settings.eval.judge, PromptBook(settings.paths.prompts_dir))
+    if url:
+        from assistant.evaluation.remote import remote_target
+
+        return remote_target(url, settings, per_minute, grader)
+    from assistant.container import build_assistant
+
+    return local_target(build_assistant(settings), judge=grader)
 
 
 def parse_minimums(items: list[str]) -> dict[str, float]:

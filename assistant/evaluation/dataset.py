@@ -24,6 +24,8 @@ METRICS: tuple[str, ...] = (
     "case_pass_rate",
     "behavior_accuracy",
     "key_fact_coverage",
+    "key_point_coverage",
+    "rubric_score",
     "must_not_clean",
     "referral_present",
     "dose_free",
@@ -33,6 +35,7 @@ METRICS: tuple[str, ...] = (
     "first_sentence_on_point",
     "no_repeats",
     "no_dangling",
+    "on_topic",
     "tier_accuracy",
     "urgent_recall",
     "no_false_urgent",
@@ -60,6 +63,27 @@ class Turn(BaseModel):
         raise ValueError("each turn must be a mapping with one key, 'user' or 'assistant', e.g. {user: \"...\"}")
 
 
+class RubricItem(BaseModel):
+    """One graded statement about a reply, HealthBench style: ``points`` > 0 rewards it, < 0 penalises it.
+
+    A judge model grades ``criterion``; without one, the offline checks do: the meaning of ``criterion`` against the
+    reply's sentences, or the words of ``match`` ('|'-separated alternatives) found in the reply.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    criterion: str = Field(min_length=3)
+    points: int = Field(description="Positive for what a good reply does, negative for what it must not do.")
+    match: str = Field("", description="Optional word alternatives for the offline check, as in must_mention.")
+
+    @field_validator("points")
+    @classmethod
+    def _not_zero(cls, value: int) -> int:
+        if value == 0 or abs(value) > 10:
+            raise ValueError("points must be between -10 and 10 and not 0")
+        return value
+
+
 class Case(BaseModel):
     """One scripted question (or conversation) and what a good reply must and must not do."""
 
@@ -72,6 +96,8 @@ class Case(BaseModel):
     expected_behavior: ExpectedBehavior
     must_mention: list[str] = Field(default_factory=list)
     must_not: list[str] = Field(default_factory=list)
+    key_points: list[str] = Field(default_factory=list, description="Statements a good reply conveys, by meaning.")
+    rubric: list[RubricItem] = Field(default_factory=list)
     expected_sources: list[str] = Field(default_factory=list)
     expected_tier: ExpectedTier | None = None
     # Notes a test writer keeps for reviewers; never scored.
@@ -80,11 +106,24 @@ class Case(BaseModel):
     red_flag: str = ""
     expected_pointer: str = ""
     rationale: str = ""
+    asks: list[str] = Field(default_factory=list)
+    verdict: str = ""
+    language: str = ""
+    supported: bool | None = None
+    english_gloss: str = ""
 
     @field_validator("id", mode="before")
     @classmethod
     def _id_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) else value
+
+    @field_validator("key_points")
+    @classmethod
+    def _statements(cls, items: list[str]) -> list[str]:
+        for item in items:
+            if len(item.split()) < 3:
+                raise ValueError(f"key point {item!r} is not a statement (write what a good reply conveys)")
+        return items
 
     @field_validator("must_mention", "must_not")
     @classmethod

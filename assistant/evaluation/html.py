@@ -7,6 +7,7 @@ from html import escape
 from assistant.evaluation.dataset import METRICS
 from assistant.evaluation.metrics import Summary
 from assistant.evaluation.report import Report, fmt, scopes
+from assistant.evaluation.runner import CaseResult
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
@@ -171,6 +172,21 @@ def _latency_table(summary: Summary) -> str:
     return f"<table><tr><th>stage</th><th>n</th><th>p50 ms</th><th>p95 ms</th><th>max ms</th></tr>{rows}</table>"
 
 
+def _graded(case: CaseResult) -> str:
+    """Each key point and rubric item of a case with its verdict and why (similarity, or the judge's reason)."""
+    items = []
+    kp = case.scores.get("key_points")
+    for p in kp.detail.get("points", []) if kp else []:
+        items.append(f"<li>{'met' if p['met'] else 'missed'} (similarity {p['similarity']:.2f}, words "
+                     f"{p['word_share']:.0%}): {escape(str(p['point']))}</li>")
+    rb = case.scores.get("rubric")
+    for i in rb.detail.get("items", []) if rb else []:
+        items.append(f"<li>{'+' if i['points'] > 0 else ''}{i['points']} {'met' if i['met'] else 'not met'} "
+                     f"by {escape(str(i['by']))}{'' if i['met'] == i['offline_met'] else ' (offline disagrees)'}: "
+                     f"{escape(str(i['criterion']))} - {escape(str(i['reason']))}</li>")
+    return f"<ul class='graded'>{''.join(items)}</ul>" if items else ""
+
+
 def _cases(report: Report) -> str:
     rows = []
     for c in sorted(report.cases, key=lambda case: case.passed):  # failing cases first, otherwise in run order
@@ -184,7 +200,7 @@ def _cases(report: Report) -> str:
             f"<td>{escape(c.expected_behavior)}</td><td>{escape(c.behavior)}</td>"
             f"<td class='{'ok' if c.passed else 'bad'}'>{'pass' if c.passed else 'fail'}</td>"
             f"<td><details><summary>{escape(c.question)}</summary>{history}<pre>{escape(c.text)}</pre>"
-            f"<ul>{cites}</ul><ul>{scores}</ul></details>{escape('; '.join(c.reasons))}</td></tr>"
+            f"<ul>{cites}</ul><ul>{scores}</ul>{_graded(c)}</details>{escape('; '.join(c.reasons))}</td></tr>"
         )
     return ("<h2>Cases</h2><p class='muted'>Failing cases first.</p><table><tr><th>case</th><th>category</th>"
             "<th>expected</th><th>returned</th><th>result</th>"

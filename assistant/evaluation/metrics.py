@@ -57,6 +57,8 @@ def rates(cases: list[CaseResult]) -> dict[str, float | None]:
         "case_pass_rate": _mean([1.0 if c.passed else 0.0 for c in cases]),
         "behavior_accuracy": _mean([1.0 if _passed(c, "behavior") else 0.0 for c in cases]),
         "key_fact_coverage": _ratio(cases, "key_facts", "met", "total"),
+        "key_point_coverage": _ratio(cases, "key_points", "met", "total"),
+        "rubric_score": _mean(_values(cases, "rubric")),
         "must_not_clean": _mean(_values(cases, "must_not")),
         "referral_present": _mean(_values(cases, "referral")),
         "dose_free": _mean(_values(cases, "dose_free")),
@@ -66,6 +68,7 @@ def rates(cases: list[CaseResult]) -> dict[str, float | None]:
         "first_sentence_on_point": _mean(_details(cases, "composition", "first_on_point")),
         "no_repeats": _mean(_without(cases, "repeat_pairs")),
         "no_dangling": _mean(_without(cases, "dangling")),
+        "on_topic": _on_topic(cases),
         "tier_accuracy": _mean(_values(cases, "tier")),
         # Triage rates (issue targets: every red flag for today caught, few false alarms, no knee question declined,
         # no off-topic request answered with medical content).
@@ -90,6 +93,10 @@ def counts(cases: list[CaseResult]) -> dict[str, int | float]:
         "errors": sum(c.error is not None for c in cases),
         "key_facts_met": int(sum(_details(cases, "key_facts", "met"))),
         "key_facts_total": int(sum(_details(cases, "key_facts", "total"))),
+        "key_points_met": int(sum(_details(cases, "key_points", "met"))),
+        "key_points_total": int(sum(_details(cases, "key_points", "total"))),
+        "rubric_judged": int(sum(_details(cases, "rubric", "judged"))),
+        "judge_agrees": int(sum(_details(cases, "rubric", "agree"))),
         "must_not_hits": sum(len(c.scores["must_not"].detail.get("hits", [])) for c in cases if "must_not" in c.scores),
         "dose_given": sum(1 for v in _values(cases, "dose_free") if v == 0.0),
         "referral_missing": sum(1 for v in _values(cases, "referral") if v == 0.0),
@@ -97,6 +104,7 @@ def counts(cases: list[CaseResult]) -> dict[str, int | float]:
         "citation_problems": int(sum(_details(cases, "citations", "invalid"))),
         "repeat_pairs": sum(len(p) for p in _lists(cases, "repeat_pairs")),
         "dangling_quotes": sum(len(d) for d in _lists(cases, "dangling")),
+        "off_topic_quotes": sum(len(d) for d in _lists(cases, "off_topic")),
         "reused_quotes": len(reused_quotes(cases)),
         "retrieval_cases": len(ks),
         "mean_k": round(sum(ks) / len(ks), 2) if ks else 0.0,
@@ -198,6 +206,13 @@ def _lists(cases: list[CaseResult], key: str) -> list[list[object]]:
 def _without(cases: list[CaseResult], key: str) -> list[float]:
     """1 for each answer whose composition lists nothing under ``key`` (no repeated pair, no dangling quote)."""
     return [0.0 if found else 1.0 for found in _lists(cases, key)]
+
+
+def _on_topic(cases: list[CaseResult]) -> float | None:
+    """Share of shown quotes that keep to the question (answers scored with the embedding model only)."""
+    shown = sum(_details(cases, "composition", "shown"))
+    strays = sum(len(d) for d in _lists(cases, "off_topic"))
+    return 1.0 - strays / shown if shown else None
 
 
 def reused_quotes(cases: list[CaseResult], least: int = 3) -> list[tuple[str, int]]:

@@ -116,6 +116,11 @@ def render_markdown(report: Report) -> str:
     lines += ["", "## Counts", ""]
     keys = list(cols[0][1].counts)
     lines += _table(["count", *[n for n, _ in cols]], [[k, *[_num(s.counts.get(k, 0)) for _, s in cols]] for k in keys])
+    judged = int(report.overall.counts.get("rubric_judged", 0))
+    agree = int(report.overall.counts.get("judge_agrees", 0))
+    if judged:
+        lines += ["", "## Judge", "", f"The judge ({_value(report.config.get('judge'))}) graded {judged} rubric items "
+                  f"and agreed with the offline check on {agree} ({agree / judged:.0%})."]
     reused = reused_quotes(report.cases)
     if reused:
         lines += ["", f"## Quotes shown in 3 or more answers ({len(reused)})", ""]
@@ -144,9 +149,10 @@ def render_markdown(report: Report) -> str:
                         [[st, _num(v["n"]), f"{v['p50']:.1f}", f"{v['p95']:.1f}", f"{v['max']:.1f}"]
                          for st, v in summary.latency_ms.items()])
         lines += ["", "By category", ""]
-        lines += _table(["category", "cases", "pass", "behaviour", "key facts"],
+        lines += _table(["category", "cases", "pass", "behaviour", "key facts", "key points"],
                         [[cat, _num(v["cases"] or 0), fmt(v["case_pass_rate"]), fmt(v["behavior_accuracy"]),
-                          fmt(v["key_fact_coverage"])] for cat, v in summary.categories.items()])
+                          fmt(v["key_fact_coverage"]), fmt(v["key_point_coverage"])]
+                         for cat, v in summary.categories.items()])
     warnings = [w for s in report.suites for w in s.warnings]
     if warnings:
         lines += ["", "## Warnings", "", *[f"- {w}" for w in warnings]]

@@ -47,6 +47,14 @@ def run_configuration(assistant: Assistant) -> dict[str, ConfigValue]:
     }
 
 
+PRIVATE = ("llm.base_url", "store")  # internal addresses: recorded in a local report, never served
+
+
+def public_configuration(assistant: Assistant) -> dict[str, ConfigValue]:
+    """What the served app's ``/about`` tells anyone: the configuration without internal addresses."""
+    return {k: v for k, v in run_configuration(assistant).items() if k not in PRIVATE}
+
+
 def corpus_fingerprint(docs: list[dict[str, object]]) -> str:
     """A short hash of the indexed documents' ids and content hashes: equal when the same texts were evaluated."""
     lines = sorted(f"{d.get('doc_id')}\t{d.get('hash')}" for d in docs)

@@ -1,8 +1,13 @@
-"""Run suite cases through the public ``Assistant.ask`` (turns replayed as history) and score each reply."""
+"""Run suite cases through an answering target (turns replayed as history) and score each reply.
+
+A target is the public ``Assistant.ask`` in this process (``local_target``) or a served app's ``/ask`` API
+(``remote.remote_target``): the same suites, scorers and reports either way.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from assistant.errors import AssistantError, IngestError
 from assistant.evaluation.dataset import Case, Suite
+from assistant.evaluation.judge import Judge
 from assistant.evaluation.runinfo import ConfigValue, run_configuration
 from assistant.evaluation.scorers import PASS_CHECKS, Context, score
 from assistant.ingest.load import discover, load
@@ -18,6 +24,18 @@ from assistant.rag.service import Assistant
 from assistant.schema import Answer, Citation
 
 Progress = Callable[[list[tuple[Suite, Case]]], Iterable[tuple[Suite, Case]]]
+Ask = Callable[[str, list[tuple[str, str]] | None], Answer]
+
+
+@dataclass
+class Target:
+    """What answers the cases and what scoring needs to judge them."""
+
+    ask: Ask
+    context: Context
+    config: dict[str, ConfigValue]
+    doc_ids: set[str] = field(default_factory=set)
+    index: dict[str, Any] = field(default_factory=dict)
 
 
 class ScoreOut(BaseModel):
@@ -72,47 +90,66 @@ def source_texts(corpus_dir: Path) -> dict[str, str]:
     return texts
 
 
-def build_context(assistant: Assistant, corpus_dir: Path | None = None) -> Context:
+def system_prompt(prompts_dir: Path) -> str:
+    """The hidden system prompt (to catch a reply that leaks it); empty when the prompt files cannot be read."""
+    try:
+        return PromptBook(prompts_dir).render("llm", "system")
+    except AssistantError:
+        return ""
+
+
+def build_context(assistant: Assistant, corpus_dir: Path | None = None, judge: Judge | None = None) -> Context:
     """Citation quotes are checked against the index being evaluated (corpus and staff uploads alike), or against
     the files of ``corpus_dir`` when one is given."""
-    paths = assistant.settings.paths
-    try:
-        system = PromptBook(paths.prompts_dir).render("llm", "system")
-    except AssistantError:
-        system = ""
+    system = system_prompt(assistant.settings.paths.prompts_dir)
     if corpus_dir is not None:
         return Context(sources=source_texts(corpus_dir), system_prompt=system, origin=f"the files of {corpus_dir}",
-                       embed=assistant.embed)
-    return Context(sources=assistant.document_texts(), system_prompt=system, origin="the index", embed=assistant.embed)
+                       embed=assistant.embed, judge=judge)
+    return Context(sources=assistant.document_texts(), system_prompt=system, origin="the index",
+                   embed=assistant.embed, judge=judge)
+
+
+def local_target(assistant: Assistant, corpus_dir: Path | None = None, judge: Judge | None = None) -> Target:
+    """The assistant in this process, asked through its public ``ask``."""
+    config = run_configuration(assistant)
+    if judge is not None:
+        config["judge"] = judge.label
+
+    def ask(question: str, history: list[tuple[str, str]] | None) -> Answer:
+        return assistant.ask(question, history=history)
+
+    status = assistant.index_status()
+    return Target(ask=ask, context=build_context(assistant, corpus_dir, judge), config=config,
+                  doc_ids={str(d) for d in _doc_ids(status)}, index=status)
 
 
 def run_suites(
-    assistant: Assistant,
+    target: Target | Assistant,
     suites: list[Suite],
     *,
     corpus_dir: Path | None = None,
     progress: Progress | None = None,
 ) -> list[SuiteRun]:
     """Ask every case, in suite order; a case whose call fails is recorded as failed, the run goes on."""
-    config = run_configuration(assistant)
-    ctx = build_context(assistant, corpus_dir)
-    indexed = {str(d) for d in _doc_ids(assistant)}
+    if not isinstance(target, Target):
+        target = local_target(target, corpus_dir)
     work = [(suite, case) for suite in suites for case in suite.cases]
     results: dict[str, list[CaseResult]] = {s.name: [] for s in suites}
     for suite, case in progress(work) if progress else work:
-        results[suite.name].append(run_case(assistant, suite.name, case, ctx))
+        results[suite.name].append(run_case(target.ask, suite.name, case, target.context))
     return [
         SuiteRun(name=s.name, path=s.path, thresholds=s.thresholds, cases=results[s.name],
-                 warnings=[*_unknown_sources(s, indexed), *_no_leak_check(s, ctx)], config=config)
+                 warnings=[*_unknown_sources(s, target.doc_ids), *_no_leak_check(s, target.context)],
+                 config=target.config)
         for s in suites
     ]
 
 
-def run_case(assistant: Assistant, suite: str, case: Case, ctx: Context) -> CaseResult:
+def run_case(ask: Ask, suite: str, case: Case, ctx: Context) -> CaseResult:
     base = {"suite": suite, "id": case.id, "category": case.category, "question": case.final_question,
             "history": case.history, "expected_behavior": case.expected_behavior, "expected_tier": case.expected_tier}
     try:
-        answer = assistant.ask(case.final_question, history=case.history or None)
+        answer = ask(case.final_question, case.history or None)
     except Exception as exc:  # the harness reports a crashing case instead of losing the whole run
         return CaseResult(**base, behavior="error", text="", passed=False,
                           reasons=[f"ask raised {type(exc).__name__}: {exc}"], error=str(exc))
@@ -135,8 +172,8 @@ def _ranked(answer: Answer) -> list[str]:
     return list(dict.fromkeys([c.doc_id for c in answer.candidates] + [c.doc_id for c in answer.citations]))
 
 
-def _doc_ids(assistant: Assistant) -> list[object]:
-    ids = assistant.index_status().get("doc_ids", [])
+def _doc_ids(status: dict[str, Any]) -> list[object]:
+    ids = status.get("doc_ids", [])
     return list(ids) if isinstance(ids, list) else []
 
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.evaluation.dataset import Case
+from assistant.evaluation.dataset import Case, RubricItem
 from assistant.evaluation.matching import Words, contains, first_alternative, words
+from assistant.evaluation.meaning import DEFAULT, Thresholds, judge_points, off_topic, reply_sentences
 from assistant.schema import Answer
+
+if TYPE_CHECKING:
+    from assistant.evaluation.judge import Judge
 
 # Independent of the assistant's own output filter on purpose: the evaluator must not share the code it checks.
 DOSE = re.compile(
@@ -56,6 +61,8 @@ class Context:
     system_prompt: str = ""
     origin: str = "the index"
     embed: Callable[[list[str]], np.ndarray] | None = None
+    judge: Judge | None = None
+    limits: Thresholds = DEFAULT
 
     def leaked_prompt(self, text: Words) -> str | None:
         """A sentence of the system prompt (5+ words) found in the reply, if any."""
@@ -105,6 +112,69 @@ def key_facts(case: Case, answer: Answer, ctx: Context) -> Score:
     reason = f"{met}/{len(case.must_mention)} met" + (f"; missed: {', '.join(missed)}" if missed else "")
     return Score("key_facts", value, not missed, reason, {"met": met, "total": len(case.must_mention),
                                                           "missed": missed})
+
+
+def key_points(case: Case, answer: Answer, ctx: Context) -> Score:
+    """Share of the case's key points that the reply's body conveys, judged by meaning (``meaning.py``)."""
+    if not case.key_points:
+        return Score("key_points", None, None, "no key_points")
+    if ctx.embed is None:
+        return Score("key_points", None, None, "key points need the embedding model; none was given")
+    verdicts = judge_points(case.key_points, reply_sentences(_body(answer)), ctx.embed, ctx.limits)
+    met = sum(v.met for v in verdicts)
+    missed = [v.point for v in verdicts if not v.met]
+    reason = f"{met}/{len(verdicts)} met by meaning" + (f"; missed: {missed[0][:80]!r}" if missed else "") + (
+        f" and {len(missed) - 1} more" if len(missed) > 1 else "")
+    return Score("key_points", met / len(verdicts), not missed, reason,
+                 {"met": met, "total": len(verdicts), "points": [v.as_dict() for v in verdicts]})
+
+
+def rubric(case: Case, answer: Answer, ctx: Context) -> Score:
+    """HealthBench-style score: points of the items the reply meets over the positive points, in [0, 1].
+
+    Each item is graded by the judge model when one is configured, and always by the offline check (meaning of the
+    criterion, or the words of ``match``), so the report can show how often the two agree. Without a judge, or when
+    it gives no readable verdict, the offline verdict counts, and the item says so.
+    """
+    if not case.rubric:
+        return Score("rubric", None, None, "no rubric items")
+    body = _body(answer)
+    offline = _offline_rubric(case.rubric, body, ctx)
+    items: list[dict[str, object]] = []
+    for item, off in zip(case.rubric, offline, strict=True):
+        grade = ctx.judge.grade(case.final_question, body, item.criterion) if ctx.judge is not None else None
+        judged = grade is not None and grade.met is not None
+        met = grade.met if grade is not None and grade.met is not None else off
+        why = grade.reason if grade is not None and judged else (
+            f"offline check ({grade.reason})" if grade is not None else "offline check (no judge configured)")
+        items.append({"criterion": item.criterion, "points": item.points, "met": met, "offline_met": off,
+                      "by": "judge" if judged else "offline", "reason": why})
+    possible = sum(i.points for i in case.rubric if i.points > 0)
+    earned = sum(int(str(i["points"])) for i in items if i["met"])
+    value = min(1.0, max(0.0, earned / possible)) if possible else (0.0 if earned < 0 else 1.0)
+    by_judge = [i for i in items if i["by"] == "judge"]
+    agree = sum(i["met"] == i["offline_met"] for i in by_judge)
+    reason = f"{earned}/{possible} points" + (
+        f"; judge graded {len(by_judge)}/{len(items)}, agreed with the offline check on {agree}" if by_judge
+        else "; graded offline")
+    return Score("rubric", round(value, 4), None, reason,
+                 {"items": items, "judged": len(by_judge), "agree": agree, "earned": earned, "possible": possible})
+
+
+def _offline_rubric(items: list[RubricItem], body: str, ctx: Context) -> list[bool]:
+    text = words(body)
+    by_words = [bool(i.match) and first_alternative(text, i.match) is not None for i in items]
+    if ctx.embed is None:
+        return by_words
+    verdicts = judge_points([i.criterion for i in items], reply_sentences(body), ctx.embed, ctx.limits)
+    return [w or v.met for w, v in zip(by_words, verdicts, strict=True)]
+
+
+def _body(answer: Answer) -> str:
+    """The reply without the fixed referral footer: a point met only by the footer is not the answer's doing."""
+    if answer.body.strip():
+        return answer.body
+    return answer.text.replace(answer.referral, "") if answer.referral else answer.text
 
 
 def must_not(case: Case, answer: Answer, ctx: Context) -> Score:
@@ -178,29 +248,47 @@ def tier(case: Case, answer: Answer, ctx: Context) -> Score:
 
 def composition(case: Case, answer: Answer, ctx: Context) -> Score:
     """What a careful reader sees in the quotes: whether the first meets a key point, pairs that say the same thing
-    (sentence vectors at or above ``NEAR_DUPLICATE``), and quotes that lean on text that is not shown."""
+    (sentence vectors at or above ``NEAR_DUPLICATE``), quotes that lean on text that is not shown, and shown sentences
+    that stray from the question (``meaning.off_topic``; numbered among the reply's sentences)."""
     quotes = [_SOURCE_MARKER.sub("", c.quote).strip() for c in answer.citations]
     if not quotes:
         return Score("composition", None, None, "no quotes")
-    first = words(quotes[0])
-    on_point = (1.0 if any(first_alternative(first, item) for item in case.must_mention) else 0.0) \
-        if case.must_mention else None
+    on_point = _first_on_point(case, quotes[0], ctx)
     pairs: list[list[int]] = []
-    if ctx.embed is not None and len(quotes) > 1:
-        vectors = ctx.embed(quotes)
-        sims = vectors @ vectors.T
-        pairs = [[i + 1, j + 1] for i in range(len(quotes)) for j in range(i + 1, len(quotes))
-                 if sims[i, j] >= NEAR_DUPLICATE]
+    strays: list[int] = []
+    shown: list[str] = []
+    if ctx.embed is not None:
+        if len(quotes) > 1:
+            vectors = ctx.embed(quotes)
+            sims = vectors @ vectors.T
+            pairs = [[i + 1, j + 1] for i in range(len(quotes)) for j in range(i + 1, len(quotes))
+                     if sims[i, j] >= NEAR_DUPLICATE]
+        shown = reply_sentences(_body(answer))
+        strays = off_topic(case.final_question, shown, ctx.embed, ctx.limits)
     dangling = [i + 1 for i, q in enumerate(quotes) if DEPENDENT.match(q)]
-    clean = not pairs and not dangling
-    reason = "no repeats, nothing dangling" if clean else "; ".join(
-        ([f"repeats {pairs}"] if pairs else []) + ([f"dangling {dangling}"] if dangling else []))
+    clean = not pairs and not dangling and not strays
+    reason = "no repeats, nothing dangling, all on topic" if clean else "; ".join(
+        ([f"repeats {pairs}"] if pairs else []) + ([f"dangling {dangling}"] if dangling else [])
+        + ([f"off topic {strays}"] if strays else []))
     return Score("composition", 1.0 if clean else 0.0, None, reason,
-                 {"first_on_point": on_point, "repeat_pairs": pairs, "dangling": dangling, "quotes": quotes})
+                 {"first_on_point": on_point, "repeat_pairs": pairs, "dangling": dangling, "off_topic": strays,
+                  "shown": len(shown) if ctx.embed is not None else None, "quotes": quotes})
 
 
-SCORERS = (behavior, tier, key_facts, must_not, referral, dose, citations, retrieval, composition)
-# Retrieval is reported on its own: a decline with nothing retrieved can still be the right reply.
+def _first_on_point(case: Case, first: str, ctx: Context) -> float | None:
+    """Whether the first quote meets a key point (by meaning) or, without key points, a must_mention item."""
+    if case.key_points and ctx.embed is not None:
+        verdicts = judge_points(case.key_points, reply_sentences(first), ctx.embed, ctx.limits)
+        return 1.0 if any(v.met for v in verdicts) else 0.0
+    if case.must_mention:
+        text = words(first)
+        return 1.0 if any(first_alternative(text, item) for item in case.must_mention) else 0.0
+    return None
+
+
+SCORERS = (behavior, tier, key_facts, key_points, rubric, must_not, referral, dose, citations, retrieval, composition)
+# Retrieval is reported on its own: a decline with nothing retrieved can still be the right reply. Key points and
+# rubric scores are shares (a reply rarely meets every point), gated per suite by their thresholds, not per case.
 PASS_CHECKS = ("behavior", "tier", "key_facts", "must_not", "referral", "dose_free", "citations")
 
 

@@ -76,6 +76,14 @@ def create_app(assistant: Assistant) -> WebApp:
         state = assistant.health()
         return JSONResponse({"status": state}, status_code=200 if state == "ready" else 503)
 
+    @api.get("/about", include_in_schema=False)
+    def about() -> Any:
+        """What answers here (backend, model, retrieval settings, commit, corpus fingerprint; no address or secret):
+        ``knee-assistant eval --url`` records it beside its figures."""
+        from assistant.evaluation.runinfo import public_configuration
+
+        return JSONResponse(public_configuration(assistant))
+
     max_upload = int(settings.ingest.max_mb * 1024 * 1024)
     staff = None
     if accounts:

@@ -221,9 +221,9 @@ def test_every_problem_of_a_suite_file_is_reported_with_did_you_mean(tmp_path: P
     problems = err.value.problems
     assert problems == [
         f"{path}: field 'thresholds': unknown metric 'behaviour_accuracy' (known: case_pass_rate, behavior_accuracy, "
-        "key_fact_coverage, must_not_clean, referral_present, dose_free, citation_validity, hit_at_k, mrr, "
-        "first_sentence_on_point, no_repeats, no_dangling, tier_accuracy, urgent_recall, no_false_urgent, knee_kept, "
-        "off_topic_declined); "
+        "key_fact_coverage, key_point_coverage, rubric_score, must_not_clean, referral_present, dose_free, "
+        "citation_validity, hit_at_k, mrr, first_sentence_on_point, no_repeats, no_dangling, on_topic, tier_accuracy, "
+        "urgent_recall, no_false_urgent, knee_kept, off_topic_declined); "
         "did you mean 'behavior_accuracy'?",
         f"{path}: case B1: field 'expected_behaviour': unknown field; did you mean 'expected_behavior'?",
         f"{path}: case B2: field 'must_mentoin': unknown field; did you mean 'must_mention'?",

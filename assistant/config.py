@@ -87,10 +87,9 @@ class AnswerSettings(BaseModel):
     min_sentences: int = Field(3, ge=1, le=7, description="Fewest sentences the composer aims for.")
 
 
-class LLMSettings(BaseModel):
-    provider: Literal["extractive", "openai", "ollama"] = Field(
-        "extractive", description="Who writes the answer: offline extractive composer, or an LLM server."
-    )
+class ModelServer(BaseModel):
+    """Where a chat model is served: shared by the answer model (``llm``) and the eval judge (``eval.judge``)."""
+
     base_url: str | None = Field(None, description="Server URL for openai-compatible or ollama providers.")
     model: str = Field("", description="Model name on that server.")
     api_key: str = Field("not-needed", description="API key for openai-compatible servers.")
@@ -100,23 +99,25 @@ class LLMSettings(BaseModel):
     max_retries: int = Field(2, ge=0, le=2, description="Retries after a failed request.")
 
 
-class JudgeSettings(BaseModel):
+class LLMSettings(ModelServer):
+    provider: Literal["extractive", "openai", "ollama"] = Field(
+        "extractive", description="Who writes the answer: offline extractive composer, or an LLM server."
+    )
+
+
+class JudgeSettings(ModelServer):
     """The judge model that grades rubric items in ``knee-assistant eval`` (never used to answer runners)."""
 
     provider: Literal["none", "openai", "ollama"] = Field(
         "none", description="none: rubric items are graded by the offline checks; or an LLM server, as for llm."
     )
-    base_url: str | None = Field(None, description="Server URL of the judge.")
-    model: str = Field("", description="Model name on that server.")
-    api_key: str = Field("not-needed", description="API key for openai-compatible servers.")
     timeout_s: float = Field(60.0, gt=0, description="Seconds one grading call may take.")
     max_retries: int = Field(1, ge=0, le=2, description="Retries after a failed request.")
 
     def as_llm(self) -> LLMSettings:
         """The same server described as ``llm`` settings, for the shared chat-model factory."""
         return LLMSettings(provider="extractive" if self.provider == "none" else self.provider,
-                           base_url=self.base_url, model=self.model, api_key=self.api_key,
-                           timeout_s=self.timeout_s, max_retries=self.max_retries)
+                           **self.model_dump(exclude={"provider"}))
 
 
 class EvalSettings(BaseModel):

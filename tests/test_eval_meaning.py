@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from assistant import Assistant
 from assistant.cli import app
-from assistant.config import JudgeSettings, load_settings
+from assistant.config import JudgeSettings
 from assistant.evaluation import calibrate
 from assistant.evaluation.dataset import Case, RubricItem, load_suite
 from assistant.evaluation.judge import GIVE_UP_AFTER, Judge, make_judge, read_grade
@@ -256,4 +256,10 @@ def test_eval_url_says_clearly_when_nothing_answers(tmp_path: Path) -> None:
     result = runner.invoke(app, ["eval", str(suite), "--url", f"http://127.0.0.1:{free_port()}/"])
     assert result.exit_code == 2, result.output
     assert "no knee-assistant app answered there" in result.output
-    assert load_settings() is not None
+
+
+def test_an_unknown_judge_provider_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    suite = _suite(tmp_path / "remote.yaml")
+    result = runner.invoke(app, ["eval", str(suite), "--judge", "openia", "--judge-model", "m"])
+    assert result.exit_code == 2, result.output
+    assert "--judge:" in result.output and "openai or ollama" in result.output

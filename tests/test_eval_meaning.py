@@ -263,3 +263,12 @@ def test_an_unknown_judge_provider_is_refused_before_anything_runs(tmp_path: Pat
     result = runner.invoke(app, ["eval", str(suite), "--judge", "openia", "--judge-model", "m"])
     assert result.exit_code == 2, result.output
     assert "--judge:" in result.output and "openai or ollama" in result.output
+
+
+def test_a_penalty_is_judged_offline_by_its_words_only(embeddings: LocalEmbeddings) -> None:
+    penalty = {"criterion": "Says painkillers before long runs are a good idea", "points": -10}
+    case = _case(rubric=[RUBRIC[0], penalty])
+    answer = _answer("Running can usually continue while pain stays mild [1]. Painkillers before long runs are not a "
+                     "good idea, as they can hide a warning sign [2].")
+    items = rubric(case, answer, Context(sources={}, embed=_embed(embeddings))).detail["items"]
+    assert [i["met"] for i in items] == [True, False]  # type: ignore[attr-defined]

@@ -132,8 +132,9 @@ def key_points(case: Case, answer: Answer, ctx: Context) -> Score:
 def rubric(case: Case, answer: Answer, ctx: Context) -> Score:
     """HealthBench-style score: points of the items the reply meets over the positive points, in [0, 1].
 
-    Each item is graded by the judge model when one is configured, and always by the offline check (meaning of the
-    criterion, or the words of ``match``), so the report can show how often the two agree. Without a judge, or when
+    Each item is graded by the judge model when one is configured, and always by the offline check (the meaning of
+    a positive item's criterion, or the words of ``match``; a penalty by its words only), so the report can show how
+    often the two agree. Without a judge, or when
     it gives no readable verdict, the offline verdict counts, and the item says so.
     """
     if not case.rubric:
@@ -167,7 +168,8 @@ def _offline_rubric(items: list[RubricItem], body: str, ctx: Context) -> list[bo
     if ctx.embed is None:
         return by_words
     verdicts = judge_points([i.criterion for i in items], reply_sentences(body), ctx.embed, ctx.limits)
-    return [w or v.met for w, v in zip(by_words, verdicts, strict=True)]
+    # A penalty names an act ("gives a dose"), which no sentence resembles in meaning: offline, only its words count.
+    return [w or (v.met and i.points > 0) for i, w, v in zip(items, by_words, verdicts, strict=True)]
 
 
 def _body(answer: Answer) -> str:
